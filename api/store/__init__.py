@@ -1,0 +1,1 @@
+"""Relational store: SQLAlchemy async models, repositories and Alembic migrations."""

@@ -1,0 +1,25 @@
+"""Alembic environment: runs on the connection handed over by ``api.store.migrate``."""
+
+from alembic import context
+from sqlalchemy import text
+
+from api.store.models import Base
+
+MIGRATION_LOCK_ID = 7_220_531  # arbitrary, fixed: one advisory lock for MAS migrations
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through `mas db upgrade` (api.store.migrate), not the alembic CLI")
+
+if connection.dialect.name == "postgresql":
+    # Held until the surrounding transaction ends: replicas starting together migrate one at a time.
+    connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,181 @@
+"""ORM models. Every tenant-owned row carries ``tenant_id`` and every query filters by it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite drops the offset on its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Tenant(Timestamps, Base):
+    __tablename__ = "tenants"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    industry: Mapped[str | None] = mapped_column(String(100))
+    creator: Mapped[str | None] = mapped_column(String(100))
+    features: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class AppKey(Base):
+    """An operator-issued key; only its SHA-256 is stored, the prefix finds the row."""
+
+    __tablename__ = "app_keys"
+
+    key_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64))  # a tenant id, or "*" for a platform key
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Assistant(Timestamps, Base):
+    __tablename__ = "assistants"
+    __table_args__ = (Index("ix_assistants_tenant_created", "tenant_id", "created_at"),)
+
+    assistant_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    assistant_name: Mapped[str] = mapped_column(String(100))
+    nickname: Mapped[str | None] = mapped_column(String(100))
+    personality: Mapped[str] = mapped_column(Text)
+    occupation: Mapped[str] = mapped_column(String(100))
+    industry: Mapped[str] = mapped_column(String(100))
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    sex: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(300))
+    voice_id: Mapped[str | None] = mapped_column(String(100))
+    voice_file: Mapped[str | None] = mapped_column(String(500))
+    model: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PromptVersion(Base):
+    __tablename__ = "prompt_versions"
+    __table_args__ = (UniqueConstraint("assistant_id", "version", name="uq_prompt_versions_assistant_version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    assistant_id: Mapped[str] = mapped_column(ForeignKey("assistants.assistant_id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(200))  # how it came to be: created, updated, rollback to N, cloned from X
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Thread(Timestamps, Base):
+    __tablename__ = "threads"
+    __table_args__ = (Index("ix_threads_tenant_created", "tenant_id", "created_at"),)
+
+    thread_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    assistant_id: Mapped[str | None] = mapped_column(ForeignKey("assistants.assistant_id"))
+    status: Mapped[str] = mapped_column(String(16), default="IDLE")
+    name: Mapped[str | None] = mapped_column(String(200))
+    nickname: Mapped[str | None] = mapped_column(String(100))
+    real_name: Mapped[str | None] = mapped_column(String(100))
+    sex: Mapped[str | None] = mapped_column(String(8))
+    age: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    occupation: Mapped[str | None] = mapped_column(String(100))
+    services: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    is_converted: Mapped[bool] = mapped_column(Boolean, default=False)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_thread_seq", "thread_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.thread_id"))
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[Any] = mapped_column(JSONType)  # str, or a list of {type, content} parts
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Run(Timestamps, Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_thread_created", "thread_id", "created_at"),
+        Index("ix_runs_status_created", "status", "created_at"),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.thread_id"))
+    assistant_id: Mapped[str | None] = mapped_column(String(36))
+    mode: Mapped[str] = mapped_column(String(16))  # wait | stream | async
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    input: Mapped[Any] = mapped_column(JSONType)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    model: Mapped[str | None] = mapped_column(String(100))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+
+
+class Product(Timestamps, Base):
+    __tablename__ = "products"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    price: Mapped[float | None] = mapped_column(Float)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    indications: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    contraindications: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    aliases: Mapped[list[str]] = mapped_column(JSONType, default=list)

@@ -1,0 +1,58 @@
+"""Customer threads of one tenant and their durable message transcript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.store.models import Message, Thread
+
+
+class ThreadStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, tenant_id: str, fields: dict[str, Any]) -> Thread:
+        thread = Thread(tenant_id=tenant_id, **fields)
+        async with self._sessions.begin() as session:
+            session.add(thread)
+        return thread
+
+    async def get(self, tenant_id: str, thread_id: str) -> Thread | None:
+        async with self._sessions() as session:
+            return await session.scalar(select(Thread).where(Thread.tenant_id == tenant_id, Thread.thread_id == thread_id))
+
+    async def update(self, tenant_id: str, thread_id: str, fields: dict[str, Any]) -> Thread | None:
+        async with self._sessions.begin() as session:
+            thread = await session.scalar(
+                select(Thread).where(Thread.tenant_id == tenant_id, Thread.thread_id == thread_id).with_for_update()
+            )
+            if thread is None:
+                return None
+            for name, value in fields.items():
+                setattr(thread, name, value)
+            return thread
+
+    async def append_messages(self, tenant_id: str, thread_id: str, messages: list[dict[str, Any]], run_id: str | None = None) -> list[Message]:
+        """Append messages in order, atomically (a turn's messages land together or not at all)."""
+        rows = [Message(tenant_id=tenant_id, thread_id=thread_id, run_id=run_id, **message) for message in messages]
+        async with self._sessions.begin() as session:
+            session.add_all(rows)
+        return rows
+
+    async def messages(self, tenant_id: str, thread_id: str, limit: int, before: str | None = None) -> list[Message] | None:
+        """Up to ``limit`` messages older than ``before`` (a message id), newest first.
+
+        None when ``before`` names no message of this thread.
+        """
+        where = [Message.tenant_id == tenant_id, Message.thread_id == thread_id]
+        async with self._sessions() as session:
+            if before is not None:
+                cursor = await session.scalar(select(Message.seq).where(*where, Message.message_id == before))
+                if cursor is None:
+                    return None
+                where.append(Message.seq < cursor)
+            rows = await session.scalars(select(Message).where(*where).order_by(Message.seq.desc()).limit(limit))
+            return list(rows)

@@ -1,0 +1,1 @@
+"""LLM providers and the routing policy (catalog, fallbacks, retries, limits, cost): pure Python."""
