@@ -1,0 +1,62 @@
+"""Liveness and readiness (no auth)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.auth import ServicesDep
+from mas import __version__
+
+router = APIRouter(tags=["health"])
+
+SERVICE_NAME = "mas"
+DEPENDENCY_TIMEOUT_S = 2.0
+
+
+@router.get("/")
+async def root() -> dict[str, str]:
+    return {"service": SERVICE_NAME, "status": "running", "version": __version__, "docs": "/docs"}
+
+
+@router.get("/v1/health")
+async def health() -> dict[str, str]:
+    return {"status": "healthy", "service": SERVICE_NAME, "version": __version__}
+
+
+@router.get("/v1/ready")
+async def ready(services: ServicesDep) -> JSONResponse:
+    """Each dependency's state; 503 with Retry-After while a required one is down."""
+    checks: dict[str, dict[str, object]] = {"database": await _check_database(services)}
+    if services.settings.redis_url:
+        checks["redis"] = await _check_redis(services.settings.redis_url)
+    is_ready = all(check["ok"] for check in checks.values() if check["required"])
+    body = {"status": "ready" if is_ready else "not_ready", "dependencies": checks}
+    return JSONResponse(body, status_code=200 if is_ready else 503, headers=None if is_ready else {"Retry-After": "5"})
+
+
+async def _check_database(services: ServicesDep) -> dict[str, object]:
+    backend = services.engine.dialect.name
+    try:
+        async with asyncio.timeout(DEPENDENCY_TIMEOUT_S):
+            async with services.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        return {"ok": True, "required": True, "backend": backend}
+    except Exception as exc:  # any failure means "not ready", reported, never raised
+        return {"ok": False, "required": True, "backend": backend, "error": type(exc).__name__}
+
+
+async def _check_redis(url: str) -> dict[str, object]:
+    import redis.asyncio as redis
+
+    client = redis.from_url(url, socket_connect_timeout=DEPENDENCY_TIMEOUT_S, socket_timeout=DEPENDENCY_TIMEOUT_S)
+    try:
+        await client.ping()
+        return {"ok": True, "required": True, "backend": "redis"}
+    except Exception as exc:
+        return {"ok": False, "required": True, "backend": "redis", "error": type(exc).__name__}
+    finally:
+        await client.aclose()

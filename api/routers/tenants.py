@@ -1,0 +1,66 @@
+"""Tenant administration for the brand platform (``backend:admin``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from api.auth import Principal, ServicesDep, require_scope
+from api.errors import ApiError, not_found
+from api.schemas.tenants import TenantOut, TenantStatus, TenantSync, TenantUpdate
+from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
+
+router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+Admin = Annotated[Principal, Depends(require_scope(BACKEND_ADMIN))]
+
+
+def _visible(principal: Principal, tenant_id: str) -> bool:
+    """A tenant-bound admin key manages only its own tenant; others look nonexistent."""
+    return principal.tenant_id in (PLATFORM_TENANT, tenant_id)
+
+
+@router.post("/sync", response_model=TenantOut, responses={200: {"description": "updated"}, 201: {"description": "created"}})
+async def sync(body: TenantSync, principal: Admin, services: ServicesDep, response: Response) -> TenantOut:
+    """Idempotent upsert. Omitted fields keep their stored values: a re-sync without
+    ``status`` never silently reactivates a BANNED or CLOSED tenant (new tenants start ACTIVE)."""
+    if not _visible(principal, body.tenant_id):
+        raise ApiError(403, "TENANT_MISMATCH", "this key may only sync its own tenant")
+    fields = body.model_dump(exclude={"tenant_id"}, exclude_unset=True, mode="json")
+    tenant, created = await services.tenants.upsert(body.tenant_id, fields)
+    response.status_code = 201 if created else 200
+    return TenantOut.model_validate(tenant)
+
+
+async def _get(services: ServicesDep, principal: Principal, tenant_id: str) -> TenantOut:
+    tenant = await services.tenants.get(tenant_id) if _visible(principal, tenant_id) else None
+    if tenant is None:
+        raise not_found("tenant", tenant_id)
+    return TenantOut.model_validate(tenant)
+
+
+@router.get("/{tenant_id}/status", response_model=TenantOut)
+async def status(tenant_id: str, principal: Admin, services: ServicesDep) -> TenantOut:
+    return await _get(services, principal, tenant_id)
+
+
+@router.put("/{tenant_id}", response_model=TenantOut)
+async def update(tenant_id: str, body: TenantUpdate, principal: Admin, services: ServicesDep) -> TenantOut:
+    fields = body.changes()
+    if not fields:
+        raise ApiError(400, "EMPTY_UPDATE", "the update names no field to change")
+    await _get(services, principal, tenant_id)
+    tenant = await services.tenants.update(tenant_id, fields)
+    if tenant is None:
+        raise not_found("tenant", tenant_id)
+    return TenantOut.model_validate(tenant)
+
+
+@router.delete("/{tenant_id}", response_model=TenantOut)
+async def delete(tenant_id: str, principal: Admin, services: ServicesDep) -> TenantOut:
+    """Soft delete: the tenant becomes CLOSED, its data stays and its tokens stop working."""
+    await _get(services, principal, tenant_id)
+    tenant = await services.tenants.update(tenant_id, {"status": TenantStatus.CLOSED.value})
+    if tenant is None:
+        raise not_found("tenant", tenant_id)
+    return TenantOut.model_validate(tenant)

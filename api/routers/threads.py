@@ -1,0 +1,76 @@
+"""Customer threads and their durable message history (``tenant:chat``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+
+from api.auth import ServicesDep, TenantContext, tenant_scope
+from api.errors import ApiError, not_found
+from api.schemas.threads import MessageOut, MessagePage, ThreadCreate, ThreadOut, ThreadUpdate
+from api.scopes import TENANT_CHAT
+
+router = APIRouter(prefix="/v1/threads", tags=["threads"])
+TenantChat = Annotated[TenantContext, Depends(tenant_scope(TENANT_CHAT))]
+
+
+def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+    # "metadata" is reserved by SQLAlchemy's declarative base; the column attribute is metadata_.
+    if "metadata" in fields:
+        fields["metadata_"] = fields.pop("metadata")
+    return fields
+
+
+async def _check_assistant(services: ServicesDep, ctx: TenantContext, assistant_id: str | None) -> None:
+    if assistant_id is not None and await services.assistants.get(ctx.tenant_id, assistant_id) is None:
+        raise not_found("assistant", assistant_id)
+
+
+@router.post("", response_model=ThreadOut, status_code=status.HTTP_201_CREATED)
+async def create(body: ThreadCreate, ctx: TenantChat, services: ServicesDep) -> ThreadOut:
+    await _check_assistant(services, ctx, body.assistant_id)
+    fields = {k: v for k, v in body.model_dump(mode="json").items() if v is not None}
+    return ThreadOut.model_validate(await services.threads.create(ctx.tenant_id, _columns(fields)))
+
+
+@router.get("/{thread_id}", response_model=ThreadOut)
+async def get(thread_id: str, ctx: TenantChat, services: ServicesDep) -> ThreadOut:
+    thread = await services.threads.get(ctx.tenant_id, thread_id)
+    if thread is None:
+        raise not_found("thread", thread_id)
+    return ThreadOut.model_validate(thread)
+
+
+@router.post("/{thread_id}/info", response_model=ThreadOut)
+async def update_info(thread_id: str, body: ThreadUpdate, ctx: TenantChat, services: ServicesDep) -> ThreadOut:
+    fields = body.changes()
+    if not fields:
+        raise ApiError(400, "EMPTY_UPDATE", "the update names no field to change")
+    await _check_assistant(services, ctx, fields.get("assistant_id"))
+    thread = await services.threads.update(ctx.tenant_id, thread_id, _columns(fields))
+    if thread is None:
+        raise not_found("thread", thread_id)
+    return ThreadOut.model_validate(thread)
+
+
+@router.get("/{thread_id}/messages", response_model=MessagePage)
+async def messages(
+    thread_id: str,
+    ctx: TenantChat,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[str | None, Query(description="a message_id: return only older messages")] = None,
+) -> MessagePage:
+    """Newest first; page backwards with ``before=next_before``."""
+    if await services.threads.get(ctx.tenant_id, thread_id) is None:
+        raise not_found("thread", thread_id)
+    rows = await services.threads.messages(ctx.tenant_id, thread_id, limit + 1, before)
+    if rows is None:
+        raise ApiError(400, "INVALID_CURSOR", f"'before' names no message of thread '{thread_id}'")
+    page, has_more = rows[:limit], len(rows) > limit
+    return MessagePage(
+        messages=[MessageOut.model_validate(r) for r in page],
+        has_more=has_more,
+        next_before=page[-1].message_id if has_more else None,
+    )

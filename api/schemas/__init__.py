@@ -1,0 +1,1 @@
+"""Typed request and response models of the HTTP contract (API.md)."""

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import Field
+
+from api.schemas.common import OrmModel, PatchModel, ShortText, StrictModel
+
+
+class Sex(str, Enum):
+    MALE = "MALE"
+    FEMALE = "FEMALE"
+    OTHER = "OTHER"
+
+
+class AssistantStatus(str, Enum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+class _AssistantFields(StrictModel):
+    nickname: str | None = Field(None, max_length=100)
+    sex: Sex | None = None
+    address: str | None = Field(None, max_length=300)
+    voice_id: str | None = Field(None, max_length=100)
+    voice_file: str | None = Field(None, max_length=500)
+    model: str | None = Field(None, max_length=100)
+
+
+class AssistantCreate(_AssistantFields):
+    tenant_id: str | None = Field(None, description="Optional; must be the caller's tenant.")
+    assistant_name: ShortText
+    personality: str = Field(min_length=1, max_length=4000)
+    occupation: ShortText
+    industry: ShortText
+    profile: dict[str, Any] = Field(default_factory=dict)
+    status: AssistantStatus = AssistantStatus.ACTIVE
+
+
+class AssistantUpdate(_AssistantFields, PatchModel):
+    not_nullable = frozenset({"assistant_name", "personality", "occupation", "industry", "profile", "status"})
+
+    tenant_id: str | None = None
+    assistant_name: ShortText | None = None
+    personality: str | None = Field(None, min_length=1, max_length=4000)
+    occupation: ShortText | None = None
+    industry: ShortText | None = None
+    profile: dict[str, Any] | None = None
+    status: AssistantStatus | None = None
+
+
+class AssistantOut(OrmModel):
+    assistant_id: str
+    tenant_id: str
+    assistant_name: str
+    nickname: str | None
+    personality: str
+    occupation: str
+    industry: str
+    profile: dict[str, Any]
+    sex: str | None
+    address: str | None
+    voice_id: str | None
+    voice_file: str | None
+    model: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,113 @@
+"""Request/response models for versioned assistant prompts and the template library."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field
+
+from api.schemas.common import OrmModel, PatchModel, StrictModel
+
+PROMPT_TEXT_MAX = 8000
+
+
+class LLMParameters(StrictModel):
+    model: str | None = Field(None, max_length=100)
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=32000)
+
+
+class PromptConfig(StrictModel):
+    """The full prompt an assistant runs with; one of these per version."""
+
+    personality_prompt: str = Field(min_length=1, max_length=PROMPT_TEXT_MAX)
+    greeting_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    product_recommendation_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    objection_handling_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    closing_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    context_instructions: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    llm_parameters: LLMParameters | None = None
+    safety_guidelines: list[str] = Field(default_factory=list, max_length=50)
+    forbidden_topics: list[str] = Field(default_factory=list, max_length=100)
+    brand_voice: str | None = Field(None, max_length=2000)
+    product_knowledge: str | None = Field(None, max_length=20000)
+
+
+class PromptConfigPatch(PatchModel):
+    """Partial update: only the fields sent replace those of the active version."""
+
+    not_nullable = frozenset({"personality_prompt"})
+
+    personality_prompt: str | None = Field(None, min_length=1, max_length=PROMPT_TEXT_MAX)
+    greeting_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    product_recommendation_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    objection_handling_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    closing_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    context_instructions: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
+    llm_parameters: LLMParameters | None = None
+    safety_guidelines: list[str] | None = Field(None, max_length=50)
+    forbidden_topics: list[str] | None = Field(None, max_length=100)
+    brand_voice: str | None = Field(None, max_length=2000)
+    product_knowledge: str | None = Field(None, max_length=20000)
+
+
+class PromptCreate(StrictModel):
+    prompt_config: PromptConfig
+
+
+class PromptUpdate(StrictModel):
+    prompt_config: PromptConfigPatch
+
+
+class PromptRollback(StrictModel):
+    version: int = Field(ge=1)
+
+
+class PromptClone(StrictModel):
+    target_assistant_id: str = Field(min_length=1)
+
+
+class PromptVersionOut(OrmModel):
+    assistant_id: str
+    tenant_id: str
+    version: int
+    is_active: bool
+    note: str | None = None
+    created_at: datetime
+    prompt_config: dict[str, Any] = Field(validation_alias=AliasChoices("config", "prompt_config"))
+
+
+class PromptHistory(BaseModel):
+    assistant_id: str
+    versions: list[PromptVersionOut]
+
+
+class ValidationIssue(BaseModel):
+    field: str
+    code: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+class PromptValidateRequest(StrictModel):
+    # A plain dict on purpose: the validator reports bad content as issues, not as a 422.
+    prompt_config: dict[str, Any]
+
+
+class PromptValidateResponse(BaseModel):
+    valid: bool
+    issues: list[ValidationIssue]
+
+
+class PromptTemplate(BaseModel):
+    template_id: str
+    category: str
+    name: str
+    description: str
+    prompt_config: dict[str, Any]
+
+
+class TemplateList(BaseModel):
+    templates: list[PromptTemplate]
+    categories: list[str]

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, Field
+
+from api.schemas.assistants import Sex
+from api.schemas.common import OrmModel, PatchModel, StrictModel
+
+
+class _ThreadFields(StrictModel):
+    name: str | None = Field(None, max_length=200)
+    nickname: str | None = Field(None, max_length=100)
+    real_name: str | None = Field(None, max_length=100)
+    sex: Sex | None = None
+    age: int | None = Field(None, ge=0, le=150)
+    phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9\- ]{4,30}$")
+    occupation: str | None = Field(None, max_length=100)
+    services: list[str] | None = Field(None, max_length=100)
+    is_converted: bool | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ThreadCreate(_ThreadFields):
+    assistant_id: str | None = None
+
+
+class ThreadUpdate(_ThreadFields, PatchModel):
+    not_nullable = frozenset({"services", "is_converted", "metadata"})
+
+    assistant_id: str | None = None
+
+
+class ThreadOut(OrmModel):
+    thread_id: str
+    tenant_id: str
+    assistant_id: str | None
+    status: str
+    name: str | None
+    nickname: str | None
+    real_name: str | None
+    sex: str | None
+    age: int | None
+    phone: str | None
+    occupation: str | None
+    services: list[str]
+    is_converted: bool
+    metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageOut(OrmModel):
+    message_id: str
+    thread_id: str
+    run_id: str | None
+    role: str
+    content: Any
+    created_at: datetime
+
+
+class MessagePage(StrictModel):
+    messages: list[MessageOut]
+    has_more: bool
+    next_before: str | None = Field(None, description="Pass as `before` to fetch the next older page.")

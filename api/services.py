@@ -1,0 +1,53 @@
+"""What a replica holds for its lifetime: settings, the database engine and the stores built on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.store.app_keys import AppKeyStore
+from api.store.assistants import AssistantStore
+from api.store.db import make_engine, make_sessionmaker
+from api.store.migrate import upgrade_to_head
+from api.store.prompts import PromptStore
+from api.store.tenants import TenantStore
+from api.store.threads import ThreadStore
+from mas.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    app_keys: AppKeyStore
+    tenants: TenantStore
+    assistants: AssistantStore
+    prompts: PromptStore
+    threads: ThreadStore
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Services:
+        """Connect, bring the schema to head, and resolve the JWT secret (generating it on first start)."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.effective_database_url)
+        await upgrade_to_head(engine)
+        _ = settings.effective_jwt_secret
+        sessions = make_sessionmaker(engine)
+        return cls(
+            settings=settings,
+            engine=engine,
+            app_keys=AppKeyStore(sessions),
+            tenants=TenantStore(sessions),
+            assistants=AssistantStore(sessions),
+            prompts=PromptStore(sessions),
+            threads=ThreadStore(sessions),
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
