@@ -1,0 +1,95 @@
+"""`mas start`: a local Ray cluster (with dashboard) running the Serve config of configs/serve.yaml.
+
+It deploys through Serve's own `serve run` code path, so `serve run
+configs/serve.yaml` and `mas start` deploy the same application.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import ray
+import yaml
+from ray import serve
+from ray.serve.scripts import run as serve_run_command
+
+from mas.settings import Settings
+
+READY_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    config: Path
+    host: str | None
+    port: int | None
+    dashboard_port: int
+    address: str  # "local" starts a new cluster; "auto" or an address joins one
+
+
+def effective_config(options: LaunchOptions, settings: Settings) -> tuple[Path, str, int]:
+    """serve.yaml with --host/--port applied, written beside the data; returns (path, host, port)."""
+    config = yaml.safe_load(options.config.read_text())
+    http = config.setdefault("http_options", {})
+    if options.host:
+        http["host"] = options.host
+    if options.port:
+        http["port"] = options.port
+    host, port = http.get("host", "127.0.0.1"), int(http.get("port", 8000))
+    path = settings.data_dir / "serve.effective.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, host, port
+
+
+def launch(options: LaunchOptions, settings: Settings, banner: str) -> None:
+    """Start Ray and Serve, wait until the API answers, print ``banner`` and block until Ctrl-C/SIGTERM."""
+    config_path, host, port = effective_config(options, settings)
+    # Replicas inherit this environment: they must see the same absolute paths as this process.
+    os.environ["MAS_DATA_DIR"] = str(settings.data_dir)
+    os.environ["MAS_CONFIG_DIR"] = str(settings.config_dir)
+    init_kwargs: dict[str, object] = {"address": options.address, "namespace": "serve"}
+    if options.address == "local":
+        init_kwargs.update(include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=options.dashboard_port)
+    context = ray.init(**init_kwargs)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        serve_run_command.main([str(config_path), "--non-blocking"], standalone_mode=False)
+        api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        _wait_until_healthy(api_url)
+        dashboard = context.dashboard_url or ""
+        print(banner.format(api=api_url, dashboard=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard), flush=True)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping MAS: shutting down Serve and the local Ray cluster…", flush=True)
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def _stop_on_sigterm(*_: object) -> None:
+    raise KeyboardInterrupt  # same clean shutdown as Ctrl-C
+
+
+def _wait_until_healthy(api_url: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        _raise_if_deploy_failed()
+        try:
+            if httpx.get(f"{api_url}/v1/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"the Serve application did not become ready at {api_url} within {READY_TIMEOUT_S}s")
+
+
+def _raise_if_deploy_failed() -> None:
+    for name, app in serve.status().applications.items():
+        if str(app.status).endswith("DEPLOY_FAILED"):
+            raise RuntimeError(f"Serve application '{name}' failed to deploy: {app.message}")
