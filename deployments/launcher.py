@@ -56,7 +56,9 @@ def launch(options: LaunchOptions, settings: Settings, banner: str) -> None:
     if options.address == "local":
         init_kwargs.update(include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=options.dashboard_port)
     context = ray.init(**init_kwargs)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        # Explicit even for SIGINT: a process started in the background inherits it ignored.
+        signal.signal(stop_signal, _stop)
     try:
         serve_run_command.main([str(config_path), "--non-blocking"], standalone_mode=False)
         api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
@@ -72,8 +74,8 @@ def launch(options: LaunchOptions, settings: Settings, banner: str) -> None:
         ray.shutdown()
 
 
-def _stop_on_sigterm(*_: object) -> None:
-    raise KeyboardInterrupt  # same clean shutdown as Ctrl-C
+def _stop(*_: object) -> None:
+    raise KeyboardInterrupt  # one clean shutdown path for Ctrl-C and SIGTERM
 
 
 def _wait_until_healthy(api_url: str) -> None:
