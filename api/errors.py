@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("mas.api")
+T = TypeVar("T")
 
 _STATUS_CODES = {
     400: "BAD_REQUEST",
@@ -49,6 +50,13 @@ class ApiError(Exception):
 def not_found(resource: str, resource_id: str) -> ApiError:
     """404 for a missing resource, and equally for another tenant's: existence is never revealed."""
     return ApiError(404, f"{resource.upper()}_NOT_FOUND", f"{resource} '{resource_id}' not found")
+
+
+def found(value: T | None, resource: str, resource_id: str) -> T:
+    """``value``, or the 404 of a missing (or another tenant's) resource."""
+    if value is None:
+        raise not_found(resource, resource_id)
+    return value
 
 
 def request_id_of(request: Request) -> str:

@@ -29,6 +29,12 @@ class ApiClient:
         assert response.status_code in (200, 201), response.text
         return await self.as_key(tenant_id, list(scopes))
 
+    async def expect(self, status: int, method: str, url: str, **kwargs: Any) -> Any:
+        """Send, assert the status (showing the body if it differs), return the JSON body."""
+        response = await self.request(method, url, **kwargs)
+        assert response.status_code == status, response.text
+        return response.json()
+
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         return self.http.request(method, url, headers=headers, **kwargs)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from api.auth import ServicesDep, TenantContext, tenant_scope
-from api.errors import ApiError, not_found
+from api.errors import ApiError, found, not_found
 from api.schemas.assistants import AssistantCreate, AssistantOut, AssistantStatus, AssistantUpdate
 from api.schemas.common import Page, PageQuery
 from api.scopes import TENANT_ADMIN
@@ -38,10 +38,7 @@ async def list_assistants(
 
 @router.get("/{assistant_id}", response_model=AssistantOut)
 async def get(assistant_id: str, ctx: TenantAdmin, services: ServicesDep) -> AssistantOut:
-    assistant = await services.assistants.get(ctx.tenant_id, assistant_id)
-    if assistant is None:
-        raise not_found("assistant", assistant_id)
-    return AssistantOut.model_validate(assistant)
+    return AssistantOut.model_validate(found(await services.assistants.get(ctx.tenant_id, assistant_id), "assistant", assistant_id))
 
 
 @router.put("/{assistant_id}", response_model=AssistantOut)
@@ -51,9 +48,7 @@ async def update(assistant_id: str, body: AssistantUpdate, ctx: TenantAdmin, ser
     if not fields:
         raise ApiError(400, "EMPTY_UPDATE", "the update names no field to change")
     assistant = await services.assistants.update(ctx.tenant_id, assistant_id, fields)
-    if assistant is None:
-        raise not_found("assistant", assistant_id)
-    return AssistantOut.model_validate(assistant)
+    return AssistantOut.model_validate(found(assistant, "assistant", assistant_id))
 
 
 @router.delete("/{assistant_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 
 from api.auth import ServicesDep, TenantContext, tenant_scope
-from api.errors import ApiError, not_found
+from api.errors import ApiError, found, not_found
 from api.prompt_library import load_templates, validate_prompt_config
 from api.schemas.prompts import (
     PromptClone,
@@ -71,9 +71,7 @@ async def history(
 async def one_version(assistant_id: str, tenant_id: str, version: int, ctx: TenantAdmin, services: ServicesDep) -> PromptVersionOut:
     ctx.refuse_other_tenant(tenant_id)
     row = await services.prompts.version(ctx.tenant_id, assistant_id, version)
-    if row is None:
-        raise not_found("prompt_version", f"{assistant_id}/v{version}")
-    return PromptVersionOut.model_validate(row)
+    return PromptVersionOut.model_validate(found(row, "prompt_version", f"{assistant_id}/v{version}"))
 
 
 @router.put("/{tenant_id}/{assistant_id}", response_model=PromptVersionOut)
@@ -91,9 +89,9 @@ async def update(tenant_id: str, assistant_id: str, body: PromptUpdate, ctx: Ten
 @router.post("/{assistant_id}/rollback", response_model=PromptVersionOut, status_code=status.HTTP_201_CREATED)
 async def rollback(assistant_id: str, body: PromptRollback, ctx: TenantAdmin, services: ServicesDep) -> PromptVersionOut:
     await _assistant(services, ctx, assistant_id)
-    target = await services.prompts.version(ctx.tenant_id, assistant_id, body.version)
-    if target is None:
-        raise not_found("prompt_version", f"{assistant_id}/v{body.version}")
+    target = found(
+        await services.prompts.version(ctx.tenant_id, assistant_id, body.version), "prompt_version", f"{assistant_id}/v{body.version}"
+    )
     return await _append(services, ctx, assistant_id, target.config, f"rollback to v{body.version}", check=False)
 
 
@@ -115,16 +113,12 @@ def _template_list(services: ServicesDep, category: str | None) -> TemplateList:
 
 
 async def _assistant(services: ServicesDep, ctx: TenantContext, assistant_id: str) -> None:
-    if await services.assistants.get(ctx.tenant_id, assistant_id) is None:
-        raise not_found("assistant", assistant_id)
+    found(await services.assistants.get(ctx.tenant_id, assistant_id), "assistant", assistant_id)
 
 
 async def _active(services: ServicesDep, ctx: TenantContext, assistant_id: str):  # type: ignore[no-untyped-def]
     await _assistant(services, ctx, assistant_id)
-    row = await services.prompts.active(ctx.tenant_id, assistant_id)
-    if row is None:
-        raise not_found("prompt", assistant_id)
-    return row
+    return found(await services.prompts.active(ctx.tenant_id, assistant_id), "prompt", assistant_id)
 
 
 async def _append(

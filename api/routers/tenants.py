@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import Principal, ServicesDep, require_scope
-from api.errors import ApiError, not_found
+from api.errors import ApiError, found
 from api.schemas.tenants import TenantOut, TenantStatus, TenantSync, TenantUpdate
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
 
@@ -34,9 +34,7 @@ async def sync(body: TenantSync, principal: Admin, services: ServicesDep, respon
 
 async def _get(services: ServicesDep, principal: Principal, tenant_id: str) -> TenantOut:
     tenant = await services.tenants.get(tenant_id) if _visible(principal, tenant_id) else None
-    if tenant is None:
-        raise not_found("tenant", tenant_id)
-    return TenantOut.model_validate(tenant)
+    return TenantOut.model_validate(found(tenant, "tenant", tenant_id))
 
 
 @router.get("/{tenant_id}/status", response_model=TenantOut)
@@ -50,10 +48,7 @@ async def update(tenant_id: str, body: TenantUpdate, principal: Admin, services:
     if not fields:
         raise ApiError(400, "EMPTY_UPDATE", "the update names no field to change")
     await _get(services, principal, tenant_id)
-    tenant = await services.tenants.update(tenant_id, fields)
-    if tenant is None:
-        raise not_found("tenant", tenant_id)
-    return TenantOut.model_validate(tenant)
+    return TenantOut.model_validate(found(await services.tenants.update(tenant_id, fields), "tenant", tenant_id))
 
 
 @router.delete("/{tenant_id}", response_model=TenantOut)
@@ -61,6 +56,4 @@ async def delete(tenant_id: str, principal: Admin, services: ServicesDep) -> Ten
     """Soft delete: the tenant becomes CLOSED, its data stays and its tokens stop working."""
     await _get(services, principal, tenant_id)
     tenant = await services.tenants.update(tenant_id, {"status": TenantStatus.CLOSED.value})
-    if tenant is None:
-        raise not_found("tenant", tenant_id)
-    return TenantOut.model_validate(tenant)
+    return TenantOut.model_validate(found(tenant, "tenant", tenant_id))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 
 from api.auth import ServicesDep, TenantContext, tenant_scope
-from api.errors import ApiError, not_found
+from api.errors import ApiError, found
 from api.schemas.threads import MessageOut, MessagePage, ThreadCreate, ThreadOut, ThreadUpdate
 from api.scopes import TENANT_CHAT
 
@@ -23,8 +23,8 @@ def _columns(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _check_assistant(services: ServicesDep, ctx: TenantContext, assistant_id: str | None) -> None:
-    if assistant_id is not None and await services.assistants.get(ctx.tenant_id, assistant_id) is None:
-        raise not_found("assistant", assistant_id)
+    if assistant_id is not None:
+        found(await services.assistants.get(ctx.tenant_id, assistant_id), "assistant", assistant_id)
 
 
 @router.post("", response_model=ThreadOut, status_code=status.HTTP_201_CREATED)
@@ -36,10 +36,7 @@ async def create(body: ThreadCreate, ctx: TenantChat, services: ServicesDep) -> 
 
 @router.get("/{thread_id}", response_model=ThreadOut)
 async def get(thread_id: str, ctx: TenantChat, services: ServicesDep) -> ThreadOut:
-    thread = await services.threads.get(ctx.tenant_id, thread_id)
-    if thread is None:
-        raise not_found("thread", thread_id)
-    return ThreadOut.model_validate(thread)
+    return ThreadOut.model_validate(found(await services.threads.get(ctx.tenant_id, thread_id), "thread", thread_id))
 
 
 @router.post("/{thread_id}/info", response_model=ThreadOut)
@@ -49,9 +46,7 @@ async def update_info(thread_id: str, body: ThreadUpdate, ctx: TenantChat, servi
         raise ApiError(400, "EMPTY_UPDATE", "the update names no field to change")
     await _check_assistant(services, ctx, fields.get("assistant_id"))
     thread = await services.threads.update(ctx.tenant_id, thread_id, _columns(fields))
-    if thread is None:
-        raise not_found("thread", thread_id)
-    return ThreadOut.model_validate(thread)
+    return ThreadOut.model_validate(found(thread, "thread", thread_id))
 
 
 @router.get("/{thread_id}/messages", response_model=MessagePage)
@@ -63,8 +58,7 @@ async def messages(
     before: Annotated[str | None, Query(description="a message_id: return only older messages")] = None,
 ) -> MessagePage:
     """Newest first; page backwards with ``before=next_before``."""
-    if await services.threads.get(ctx.tenant_id, thread_id) is None:
-        raise not_found("thread", thread_id)
+    found(await services.threads.get(ctx.tenant_id, thread_id), "thread", thread_id)
     rows = await services.threads.messages(ctx.tenant_id, thread_id, limit + 1, before)
     if rows is None:
         raise ApiError(400, "INVALID_CURSOR", f"'before' names no message of thread '{thread_id}'")

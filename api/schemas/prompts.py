@@ -18,38 +18,33 @@ class LLMParameters(StrictModel):
     max_tokens: int | None = Field(None, ge=1, le=32000)
 
 
-class PromptConfig(StrictModel):
-    """The full prompt an assistant runs with; one of these per version."""
-
-    personality_prompt: str = Field(min_length=1, max_length=PROMPT_TEXT_MAX)
+class _OptionalPromptFields(StrictModel):
     greeting_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
     product_recommendation_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
     objection_handling_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
     closing_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
     context_instructions: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
     llm_parameters: LLMParameters | None = None
-    safety_guidelines: list[str] = Field(default_factory=list, max_length=50)
-    forbidden_topics: list[str] = Field(default_factory=list, max_length=100)
     brand_voice: str | None = Field(None, max_length=2000)
     product_knowledge: str | None = Field(None, max_length=20000)
 
 
-class PromptConfigPatch(PatchModel):
+class PromptConfig(_OptionalPromptFields):
+    """The full prompt an assistant runs with; one of these per version."""
+
+    personality_prompt: str = Field(min_length=1, max_length=PROMPT_TEXT_MAX)
+    safety_guidelines: list[str] = Field(default_factory=list, max_length=50)
+    forbidden_topics: list[str] = Field(default_factory=list, max_length=100)
+
+
+class PromptConfigPatch(_OptionalPromptFields, PatchModel):
     """Partial update: only the fields sent replace those of the active version."""
 
     not_nullable = frozenset({"personality_prompt"})
 
     personality_prompt: str | None = Field(None, min_length=1, max_length=PROMPT_TEXT_MAX)
-    greeting_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    product_recommendation_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    objection_handling_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    closing_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    context_instructions: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    llm_parameters: LLMParameters | None = None
     safety_guidelines: list[str] | None = Field(None, max_length=50)
     forbidden_topics: list[str] | None = Field(None, max_length=100)
-    brand_voice: str | None = Field(None, max_length=2000)
-    product_knowledge: str | None = Field(None, max_length=20000)
 
 
 class PromptCreate(StrictModel):

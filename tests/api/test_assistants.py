@@ -23,21 +23,15 @@ OPTIONAL = {
 
 
 async def create(client: ApiClient, **fields: Any) -> dict[str, Any]:
-    response = await client.post("/v1/assistants", json={**REQUIRED, **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
+    return await client.expect(201, "POST", "/v1/assistants", json={**REQUIRED, **fields})
 
 
 async def fetch(client: ApiClient, assistant_id: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/assistants/{assistant_id}")
-    assert response.status_code == 200, response.text
-    return response.json()
+    return await client.expect(200, "GET", f"/v1/assistants/{assistant_id}")
 
 
 async def listed_ids(client: ApiClient, query: str = "") -> list[str]:
-    response = await client.get(f"/v1/assistants{query}")
-    assert response.status_code == 200, response.text
-    return [item["assistant_id"] for item in response.json()["items"]]
+    return [item["assistant_id"] for item in (await client.expect(200, "GET", f"/v1/assistants{query}"))["items"]]
 
 
 async def test_create_returns_201_with_an_id_and_every_field(tenant_a: ApiClient) -> None:

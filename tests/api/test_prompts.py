@@ -19,17 +19,12 @@ BASE = {
 
 
 async def _assistant(client: ApiClient, name: str = "小美") -> str:
-    response = await client.post(
-        "/v1/assistants", json={"assistant_name": name, "personality": "温柔", "occupation": "顾问", "industry": "医美"}
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["assistant_id"]
+    body = {"assistant_name": name, "personality": "温柔", "occupation": "顾问", "industry": "医美"}
+    return (await client.expect(201, "POST", "/v1/assistants", json=body))["assistant_id"]
 
 
 async def _create(client: ApiClient, assistant_id: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = await client.post(f"/v1/prompts/{assistant_id}", json={"prompt_config": config or BASE})
-    assert response.status_code == 201, response.text
-    return response.json()
+    return await client.expect(201, "POST", f"/v1/prompts/{assistant_id}", json={"prompt_config": config or BASE})
 
 
 async def test_versions_count_up_and_exactly_one_is_active(tenant_a: ApiClient) -> None:

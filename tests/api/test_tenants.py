@@ -20,9 +20,7 @@ async def sync(client: ApiClient, tenant_id: str = "acme", **fields: Any) -> Any
 
 
 async def status_of(client: ApiClient, tenant_id: str = "acme") -> dict[str, Any]:
-    response = await client.get(f"/v1/tenants/{tenant_id}/status")
-    assert response.status_code == 200, response.text
-    return response.json()
+    return await client.expect(200, "GET", f"/v1/tenants/{tenant_id}/status")
 
 
 async def test_sync_creates_with_201_and_returns_the_tenant(admin: ApiClient) -> None:

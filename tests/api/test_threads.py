@@ -25,21 +25,15 @@ PROFILE = {
 
 
 async def new_assistant(client: ApiClient) -> str:
-    response = await client.post("/v1/assistants", json=ASSISTANT)
-    assert response.status_code == 201, response.text
-    return response.json()["assistant_id"]
+    return (await client.expect(201, "POST", "/v1/assistants", json=ASSISTANT))["assistant_id"]
 
 
 async def new_thread(client: ApiClient, **fields: Any) -> dict[str, Any]:
-    response = await client.post("/v1/threads", json=fields)
-    assert response.status_code == 201, response.text
-    return response.json()
+    return await client.expect(201, "POST", "/v1/threads", json=fields)
 
 
 async def fetch(client: ApiClient, thread_id: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/threads/{thread_id}")
-    assert response.status_code == 200, response.text
-    return response.json()
+    return await client.expect(200, "GET", f"/v1/threads/{thread_id}")
 
 
 async def add_messages(client: ApiClient, thread: dict[str, Any], count: int) -> list[str]:
