@@ -97,6 +97,13 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db_revision(args: argparse.Namespace, settings: Settings) -> int:
+    from api.store.migrate import new_revision
+
+    print(f"wrote {new_revision(args.message)}: review it, then commit it with the model change")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mas", description="MAS operator command. Settings: MAS_* environment variables.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    revision = db.add_parser("revision", help="autogenerate the next migration from the models (developers)")
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(func=cmd_db_revision)
     return parser
 
 

@@ -7,14 +7,20 @@ or, for the embedded SQLite file, an exclusive file lock beside it.
 from __future__ import annotations
 
 import fcntl
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
-from sqlalchemy.engine import make_url
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.store.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -31,10 +37,30 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
             await connection.run_sync(_upgrade)
 
 
-def _upgrade(connection) -> None:  # type: ignore[no-untyped-def]
+def _upgrade(connection: Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def pending_model_changes(connection: Connection) -> list[object]:
+    """What the models define that the migrated schema lacks (empty when they agree)."""
+    return list(compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata))
+
+
+def new_revision(message: str) -> Path:
+    """Autogenerate the next numbered migration from the models, diffed against a scratch SQLite at head."""
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = create_engine(f"sqlite:///{scratch}/scratch.db")
+        with engine.begin() as connection:
+            _upgrade(connection)
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            number = len(list((MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))) + 1
+            script = command.revision(config, message=message, autogenerate=True, rev_id=f"{number:04d}")
+        engine.dispose()
+    assert script is not None and not isinstance(script, list)
+    return Path(script.path)
 
 
 @contextmanager

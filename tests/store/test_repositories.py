@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import inspect, select
 
 from api.services import Services
-from api.store.migrate import upgrade_to_head
+from api.store.migrate import pending_model_changes, upgrade_to_head
 from api.store.models import AppKey, Base
 
 
@@ -80,3 +80,9 @@ async def test_deleted_assistants_are_gone_for_reads_and_writes(services: Servic
     assert await services.assistants.get("t1", assistant_id) is None
     assert await services.assistants.update("t1", assistant_id, {"assistant_name": "x"}) is None
     assert not await services.assistants.delete("t1", assistant_id)
+
+
+async def test_migrations_match_the_models(services: Services) -> None:
+    """A model change without its migration fails here (write one with `mas db revision -m ...`)."""
+    async with services.engine.connect() as connection:
+        assert await connection.run_sync(pending_model_changes) == []
