@@ -46,6 +46,9 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     # Read by Ray at import: under `uv run`, Ray would otherwise re-create the
     # environment in each worker from a copy of the checkout instead of using this one.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    if args.proxy == "haproxy":
+        # HAProxy in front of the replicas instead of Serve's Python proxy (see docs/benchmarks.md).
+        os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "1"
     from deployments.launcher import LaunchOptions, launch
     from mas.dev_key import ensure_dev_key
 
@@ -114,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--port", type=int, help="override http_options.port")
     start.add_argument("--dashboard-port", type=int, default=8265)
     start.add_argument("--address", default="local", help="'local' (new cluster, default), 'auto' or a Ray address")
+    start.add_argument(
+        "--proxy", choices=["serve", "haproxy"], default="serve",
+        help="HTTP proxy: Serve's own (default) or the bundled HAProxy (lower per-request overhead)",
+    )
     start.set_defaults(func=cmd_start)
 
     keys = sub.add_parser("keys", help="app keys").add_subparsers(dest="keys_command", required=True)

@@ -40,8 +40,9 @@ class Running:
     log: Path
 
 
-@pytest.fixture(scope="module")
-def mas_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+@pytest.fixture(scope="module", params=["serve", "haproxy"])
+def mas_service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """`mas start` with each HTTP proxy it offers."""
     data_dir = tmp_path_factory.mktemp("mas-serve")
     log = data_dir / "start.log"
     api_port, dashboard_port = _free_port(), _free_port()
@@ -50,7 +51,8 @@ def mas_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     before = _raylet_pids()
     with open(log, "wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mas.cli", "start", "--port", str(api_port), "--dashboard-port", str(dashboard_port)],
+            [sys.executable, "-m", "mas.cli", "start", "--port", str(api_port), "--dashboard-port", str(dashboard_port),
+             "--proxy", request.param],
             stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     running = Running(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dashboard_port}", data_dir, log)
