@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -116,6 +117,8 @@ def main() -> None:
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGINT)
                 process.wait(timeout=90)
+        log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
     _report(results, args)
 
 

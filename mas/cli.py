@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
+from sqlalchemy.engine import make_url
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
 from api.services import Services
 from mas.settings import Settings
@@ -96,7 +97,7 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     _with_services(settings, lambda s: asyncio.sleep(0))  # opening the services migrates to head
-    print(f"database at head: {settings.effective_database_url.split('@')[-1]}")
+    print(f"database at head: {make_url(settings.effective_database_url).render_as_string(hide_password=True)}")
     return 0
 
 
