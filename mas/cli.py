@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
 from sqlalchemy.engine import make_url
+
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
 from api.services import Services
 from mas.settings import Settings
