@@ -25,7 +25,7 @@ from api.schemas.prompts import (
     TemplateList,
 )
 from api.scopes import TENANT_ADMIN
-from api.store.prompts import AssistantMissing
+from api.store.prompts import AssistantMissing, VersionConflict
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"])
 TenantAdmin = Annotated[TenantContext, Depends(tenant_scope(TENANT_ADMIN))]
@@ -76,14 +76,21 @@ async def one_version(assistant_id: str, tenant_id: str, version: int, ctx: Tena
 
 @router.put("/{tenant_id}/{assistant_id}", response_model=PromptVersionOut)
 async def update(tenant_id: str, assistant_id: str, body: PromptUpdate, ctx: TenantAdmin, services: ServicesDep) -> PromptVersionOut:
-    """Merge the sent fields into the active version and activate the result as a new version."""
+    """Merge the sent fields into the active version and activate the result as a new version.
+
+    With ``base_version``, an edit made on a version that is no longer the
+    latest is refused (409) instead of silently merged over someone else's change.
+    """
     ctx.refuse_other_tenant(tenant_id)
     changes = body.prompt_config.model_dump(exclude_unset=True)
     if not changes:
         raise ApiError(400, "EMPTY_UPDATE", "the update names no prompt field to change")
     current = await _active(services, ctx, assistant_id)
+    based_on = body.base_version
+    if based_on is not None and based_on != current.version:
+        raise _conflict(based_on, current.version)
     merged = {k: v for k, v in {**current.config, **changes}.items() if v is not None}
-    return await _append(services, ctx, assistant_id, merged, f"updated from v{current.version}")
+    return await _append(services, ctx, assistant_id, merged, f"updated from v{current.version}", based_on=based_on)
 
 
 @router.post("/{assistant_id}/rollback", response_model=PromptVersionOut, status_code=status.HTTP_201_CREATED)
@@ -121,8 +128,23 @@ async def _active(services: ServicesDep, ctx: TenantContext, assistant_id: str):
     return found(await services.prompts.active(ctx.tenant_id, assistant_id), "prompt", assistant_id)
 
 
+def _conflict(based_on: int, latest: int) -> ApiError:
+    return ApiError(
+        409,
+        "PROMPT_VERSION_CONFLICT",
+        f"the edit was made on v{based_on} but v{latest} is the latest: reload and apply it again",
+        {"base_version": based_on, "latest_version": latest},
+    )
+
+
 async def _append(
-    services: ServicesDep, ctx: TenantContext, assistant_id: str, config: dict[str, Any], note: str, check: bool = True
+    services: ServicesDep,
+    ctx: TenantContext,
+    assistant_id: str,
+    config: dict[str, Any],
+    note: str,
+    check: bool = True,
+    based_on: int | None = None,
 ) -> PromptVersionOut:
     """Store ``config`` as the new active version; new content must pass the validator first.
 
@@ -133,7 +155,9 @@ async def _append(
         if errors:
             raise ApiError(400, "INVALID_PROMPT", "the prompt config breaks the validation rules", {"issues": [e.model_dump() for e in errors]})
     try:
-        row = await services.prompts.add_version(ctx.tenant_id, assistant_id, config, note)
+        row = await services.prompts.add_version(ctx.tenant_id, assistant_id, config, note, based_on)
     except AssistantMissing:
         raise not_found("assistant", assistant_id) from None
+    except VersionConflict as conflict:
+        raise _conflict(based_on or 0, conflict.latest) from None
     return PromptVersionOut.model_validate(row)

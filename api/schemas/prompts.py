@@ -53,6 +53,9 @@ class PromptCreate(StrictModel):
 
 class PromptUpdate(StrictModel):
     prompt_config: PromptConfigPatch
+    base_version: int | None = Field(
+        None, ge=1, description="The version this edit was made on; 409 PROMPT_VERSION_CONFLICT if another is active now."
+    )
 
 
 class PromptRollback(StrictModel):

@@ -18,15 +18,27 @@ class AssistantMissing(LookupError):
     pass
 
 
+class VersionConflict(Exception):
+    """The edit was based on a version that is no longer the latest."""
+
+    def __init__(self, latest: int) -> None:
+        super().__init__(f"latest version is {latest}")
+        self.latest = latest
+
+
 class PromptStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def add_version(self, tenant_id: str, assistant_id: str, config: dict[str, Any], note: str) -> PromptVersion:
+    async def add_version(
+        self, tenant_id: str, assistant_id: str, config: dict[str, Any], note: str, based_on: int | None = None
+    ) -> PromptVersion:
         """Append a version and make it the only active one, in one transaction.
 
         Two writers racing for the same number collide on the unique
-        (assistant_id, version) constraint; the loser retries with the next number.
+        (assistant_id, version) constraint; the loser retries with the next
+        number, or, when its edit was ``based_on`` a version that is no longer
+        the latest, fails with VersionConflict instead of overwriting.
         """
         for attempt in range(_MAX_ATTEMPTS):
             try:
@@ -36,6 +48,8 @@ class PromptStore:
                     latest = await session.scalar(
                         select(func.max(PromptVersion.version)).where(PromptVersion.assistant_id == assistant_id)
                     )
+                    if based_on is not None and latest != based_on:
+                        raise VersionConflict(latest or 0)
                     await session.execute(
                         update(PromptVersion)
                         .where(PromptVersion.assistant_id == assistant_id, PromptVersion.is_active.is_(True))

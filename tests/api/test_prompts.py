@@ -175,3 +175,30 @@ async def test_prompts_need_tenant_admin(api: ApiClient, tenant_a: ApiClient, me
     chat_only = await api.as_key("tenant-a", [TENANT_CHAT])
     response = await chat_only.request(method, path, json={"prompt_config": BASE})
     assert_error(response, 403, "INSUFFICIENT_SCOPES")
+
+
+async def test_an_edit_on_a_stale_version_is_409_and_writes_nothing(tenant_a: ApiClient) -> None:
+    assistant_id = await _assistant(tenant_a)
+    await _create(tenant_a, assistant_id)
+    url = f"/v1/prompts/tenant-a/{assistant_id}"
+    first = await tenant_a.expect(200, "PUT", url, json={"prompt_config": {"brand_voice": "亲切"}, "base_version": 1})
+    assert first["version"] == 2
+
+    stale = await tenant_a.put(url, json={"prompt_config": {"brand_voice": "高冷"}, "base_version": 1})
+    error = assert_error(stale, 409, "PROMPT_VERSION_CONFLICT")
+    assert error["details"] == {"base_version": 1, "latest_version": 2}
+    active = (await tenant_a.get(f"/v1/prompts/{assistant_id}")).json()
+    assert active["version"] == 2 and active["prompt_config"]["brand_voice"] == "亲切"
+
+
+async def test_of_two_concurrent_edits_on_one_version_exactly_one_wins(tenant_a: ApiClient) -> None:
+    assistant_id = await _assistant(tenant_a)
+    await _create(tenant_a, assistant_id)
+    url = f"/v1/prompts/tenant-a/{assistant_id}"
+    responses = await asyncio.gather(
+        *(tenant_a.put(url, json={"prompt_config": {"brand_voice": voice}, "base_version": 1}) for voice in ("甲", "乙", "丙"))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409, 409], [r.text for r in responses]
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    history = (await tenant_a.get(f"/v1/prompts/{assistant_id}/history")).json()["versions"]
+    assert [v["version"] for v in history] == [2, 1] and history[0]["prompt_config"] == winner["prompt_config"]
