@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Header
 from api.auth import Principal, ServicesDep, authenticate, issue_token, require_scope
 from api.errors import ApiError
 from api.schemas.auth import ServiceInfo, TokenRequest, TokenResponse, VerifyResponse
-from api.scopes import BACKEND_ADMIN
+from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -25,6 +25,11 @@ async def token(
     key = await services.app_keys.verify(x_app_key)
     if key is None:
         raise ApiError(401, "INVALID_APP_KEY", "unknown or revoked app key")
+    if key.tenant_id != PLATFORM_TENANT:
+        # A key may be issued before its tenant is synced; only a disabled tenant stops it here.
+        tenant = await services.tenants.get(key.tenant_id)
+        if tenant is not None and tenant.status != "ACTIVE":
+            raise ApiError(403, "TENANT_DISABLED", f"tenant '{key.tenant_id}' is {tenant.status}")
     scopes = sorted(set(body.scopes)) if body and body.scopes is not None else list(key.scopes)
     not_allowed = sorted(set(scopes) - set(key.scopes))
     if not_allowed:

@@ -147,3 +147,11 @@ async def test_generated_secret_is_created_once_and_shared(tmp_path: Path) -> No
     second = Settings(data_dir=tmp_path).effective_jwt_secret
     assert first == second and len(first) >= 32
     assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0
+
+
+async def test_keys_of_a_disabled_tenant_get_no_token(admin: ApiClient) -> None:
+    issued = await admin.services.app_keys.create("k", "t-closing", [TENANT_CHAT])
+    assert (await admin.post("/v1/auth/token", headers={"X-App-Key": issued.key})).status_code == 200  # not synced yet
+    await admin.expect(201, "POST", "/v1/tenants/sync", json={"tenant_id": "t-closing", "tenant_name": "n"})
+    await admin.expect(200, "DELETE", "/v1/tenants/t-closing")
+    assert_error(await admin.post("/v1/auth/token", headers={"X-App-Key": issued.key}), 403, "TENANT_DISABLED")
