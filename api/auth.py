@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request
 
 from api.errors import ApiError
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
-from api.services import Services, get_services
+from api.services import ServicesDep
 from api.store.models import Tenant
 from mas.settings import Settings
 
@@ -77,9 +77,6 @@ def decode_token(settings: Settings, token: str) -> Principal:
     if not isinstance(scopes, list) or not isinstance(tenant_id, str) or not tenant_id:
         raise ApiError(401, "INVALID_TOKEN", "access token lacks scopes or tenant binding")
     return Principal(key_id=claims["sub"], tenant_id=tenant_id, scopes=frozenset(map(str, scopes)), expires_at=claims["exp"])
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def authenticate(request: Request, services: ServicesDep) -> Principal:

@@ -6,11 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from api.auth import ServicesDep, TenantContext, tenant_scope
+from api.auth import TenantContext, tenant_scope
 from api.errors import ApiError, found, not_found
-from api.schemas.assistants import AssistantCreate, AssistantOut, AssistantStatus, AssistantUpdate
+from api.schemas.assistants import (
+    AssistantCreate,
+    AssistantOut,
+    AssistantStatus,
+    AssistantUpdate,
+)
 from api.schemas.common import Page, PageQuery
 from api.scopes import TENANT_ADMIN
+from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/assistants", tags=["assistants"])
 TenantAdmin = Annotated[TenantContext, Depends(tenant_scope(TENANT_ADMIN))]

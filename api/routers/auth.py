@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header
 
-from api.auth import Principal, ServicesDep, authenticate, issue_token, require_scope
+from api.auth import Principal, authenticate, issue_token, require_scope
 from api.errors import ApiError
 from api.schemas.auth import ServiceInfo, TokenRequest, TokenResponse, VerifyResponse
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
+from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.auth import ServicesDep
+from api.services import ServicesDep
 from mas import __version__
 
 router = APIRouter(tags=["health"])

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
-from api.auth import ServicesDep, TenantContext, tenant_scope
+from api.auth import TenantContext, tenant_scope
 from api.errors import ApiError, found, not_found
 from api.prompt_library import load_templates, validate_prompt_config
 from api.schemas.prompts import (
@@ -25,6 +25,7 @@ from api.schemas.prompts import (
     TemplateList,
 )
 from api.scopes import TENANT_ADMIN
+from api.services import ServicesDep
 from api.store.prompts import AssistantMissing, VersionConflict
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"])

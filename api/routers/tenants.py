@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from api.auth import Principal, ServicesDep, require_scope
+from api.auth import Principal, require_scope
 from api.errors import ApiError, found
 from api.schemas.tenants import TenantOut, TenantStatus, TenantSync, TenantUpdate
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
+from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 Admin = Annotated[Principal, Depends(require_scope(BACKEND_ADMIN))]

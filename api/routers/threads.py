@@ -6,10 +6,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
-from api.auth import ServicesDep, TenantContext, tenant_scope
+from api.auth import TenantContext, tenant_scope
 from api.errors import ApiError, found
-from api.schemas.threads import MessageOut, MessagePage, ThreadCreate, ThreadOut, ThreadUpdate
+from api.schemas.threads import (
+    MessageOut,
+    MessagePage,
+    ThreadCreate,
+    ThreadOut,
+    ThreadUpdate,
+)
 from api.scopes import TENANT_CHAT
+from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 TenantChat = Annotated[TenantContext, Depends(tenant_scope(TENANT_CHAT))]

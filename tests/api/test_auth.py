@@ -12,9 +12,8 @@ import jwt
 import pytest
 
 from api.app import create_app
-from mas.settings import Settings
-
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT, TENANT_ADMIN, TENANT_CHAT
+from mas.settings import Settings
 from tests.client import ApiClient, assert_error
 
 

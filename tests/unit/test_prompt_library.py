@@ -11,7 +11,11 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from api.prompt_library import ALLOWED_PLACEHOLDERS, load_templates, validate_prompt_config
+from api.prompt_library import (
+    ALLOWED_PLACEHOLDERS,
+    load_templates,
+    validate_prompt_config,
+)
 from api.schemas.prompts import PromptConfig, PromptValidateRequest, PromptVersionOut
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
