@@ -92,7 +92,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.lower()
-        return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+        details = getattr(exc, "details", None)  # set by exceptions that carry more than a message
+        return error_response(request, exc.status_code, code, message, details, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -45,8 +44,20 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class PayloadTooLarge(HTTPException):
+    """413; FastAPI re-raises HTTPExceptions from body reading, so the error handlers render it."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body exceeds {max_bytes} bytes")
+        self.details = {"max_bytes": max_bytes}
+
+
 class BodySizeLimitMiddleware:
-    """413 in the error envelope for bodies over the limit, declared or streamed."""
+    """413 in the error envelope for bodies over the limit, with or without Content-Length.
+
+    The body is counted as it is read, so a false or missing Content-Length
+    changes nothing and no more than the limit (plus one chunk) is buffered.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -56,43 +67,18 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, send)
-            return
         received = 0
 
         async def limited_receive() -> Message:
-            # A chunked body without Content-Length is counted as it streams in;
-            # FastAPI re-raises HTTPException from body parsing, so this becomes a 413 envelope.
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(413, f"request body exceeds {self.max_bytes} bytes")
+                    raise PayloadTooLarge(self.max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)
-
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        body = {
-            "error": {
-                "code": "PAYLOAD_TOO_LARGE",
-                "message": f"request body exceeds {self.max_bytes} bytes",
-                "details": {"max_bytes": self.max_bytes},
-            },
-            "request_id": scope.get("state", {}).get("request_id", ""),
-        }
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:

@@ -57,7 +57,7 @@ async def test_oversized_bodies_are_413_in_the_envelope(settings: Settings, chun
             body = {"content": stream()} if chunked else {"content": payload}
             response = await http.post("/v1/threads", headers={"content-type": "application/json"}, **body)
     error = assert_error(response, 413, "PAYLOAD_TOO_LARGE")
-    assert "2048" in error["message"]
+    assert "2048" in error["message"] and error["details"] == {"max_bytes": 2048}
 
 
 async def test_no_stack_traces_leak_from_unexpected_errors(settings: Settings) -> None:
