@@ -120,6 +120,12 @@ class TenantContext:
             raise ApiError(403, "TENANT_MISMATCH", "the request names a tenant other than the caller's")
 
 
+def refuse_disabled(tenant: Tenant) -> None:
+    """403 TENANT_DISABLED for a BANNED or CLOSED tenant."""
+    if tenant.status != "ACTIVE":
+        raise ApiError(403, "TENANT_DISABLED", f"tenant '{tenant.tenant_id}' is {tenant.status}")
+
+
 def resolve_tenant_id(principal: Principal, header_tenant: str | None) -> str:
     if principal.tenant_id == PLATFORM_TENANT:
         if not header_tenant:
@@ -142,8 +148,7 @@ def tenant_scope(scope: str) -> Callable[..., Any]:
         tenant = await services.tenants.get(tenant_id)
         if tenant is None:
             raise ApiError(403, "TENANT_NOT_FOUND", f"tenant '{tenant_id}' is not registered")
-        if tenant.status != "ACTIVE":
-            raise ApiError(403, "TENANT_DISABLED", f"tenant '{tenant_id}' is {tenant.status}")
+        refuse_disabled(tenant)
         return TenantContext(principal=principal, tenant=tenant)
 
     return dependency

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header
 
-from api.auth import Principal, authenticate, issue_token, require_scope
+from api.auth import Principal, authenticate, issue_token, refuse_disabled, require_scope
 from api.errors import ApiError
 from api.schemas.auth import ServiceInfo, TokenRequest, TokenResponse, VerifyResponse
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
@@ -29,8 +29,8 @@ async def token(
     if key.tenant_id != PLATFORM_TENANT:
         # A key may be issued before its tenant is synced; only a disabled tenant stops it here.
         tenant = await services.tenants.get(key.tenant_id)
-        if tenant is not None and tenant.status != "ACTIVE":
-            raise ApiError(403, "TENANT_DISABLED", f"tenant '{key.tenant_id}' is {tenant.status}")
+        if tenant is not None:
+            refuse_disabled(tenant)
     scopes = sorted(set(body.scopes)) if body and body.scopes is not None else list(key.scopes)
     not_allowed = sorted(set(scopes) - set(key.scopes))
     if not_allowed:
