@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import Principal, require_scope
-from api.errors import ApiError, found
+from api.errors import ApiError, found, not_found
 from api.schemas.tenants import TenantOut, TenantStatus, TenantSync, TenantUpdate
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
 from api.services import ServicesDep
@@ -33,14 +33,15 @@ async def sync(body: TenantSync, principal: Admin, services: ServicesDep, respon
     return TenantOut.model_validate(tenant)
 
 
-async def _get(services: ServicesDep, principal: Principal, tenant_id: str) -> TenantOut:
-    tenant = await services.tenants.get(tenant_id) if _visible(principal, tenant_id) else None
-    return TenantOut.model_validate(found(tenant, "tenant", tenant_id))
+def _require_visible(principal: Principal, tenant_id: str) -> None:
+    if not _visible(principal, tenant_id):
+        raise not_found("tenant", tenant_id)
 
 
 @router.get("/{tenant_id}/status", response_model=TenantOut)
 async def status(tenant_id: str, principal: Admin, services: ServicesDep) -> TenantOut:
-    return await _get(services, principal, tenant_id)
+    _require_visible(principal, tenant_id)
+    return TenantOut.model_validate(found(await services.tenants.get(tenant_id), "tenant", tenant_id))
 
 
 @router.put("/{tenant_id}", response_model=TenantOut)
@@ -48,13 +49,13 @@ async def update(tenant_id: str, body: TenantUpdate, principal: Admin, services:
     fields = body.changes()
     if not fields:
         raise ApiError(400, "EMPTY_UPDATE", "the update names no field to change")
-    await _get(services, principal, tenant_id)
+    _require_visible(principal, tenant_id)
     return TenantOut.model_validate(found(await services.tenants.update(tenant_id, fields), "tenant", tenant_id))
 
 
 @router.delete("/{tenant_id}", response_model=TenantOut)
 async def delete(tenant_id: str, principal: Admin, services: ServicesDep) -> TenantOut:
     """Soft delete: the tenant becomes CLOSED, its data stays and its tokens stop working."""
-    await _get(services, principal, tenant_id)
+    _require_visible(principal, tenant_id)
     tenant = await services.tenants.update(tenant_id, {"status": TenantStatus.CLOSED.value})
     return TenantOut.model_validate(found(tenant, "tenant", tenant_id))
