@@ -26,6 +26,7 @@ import httpx
 from fastapi import FastAPI
 
 from api.app import create_app
+from deployments.launcher import wait_until_ready
 from mas.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,18 +43,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    def alive() -> None:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited early")
-        try:
-            if httpx.get(f"{url}/v1/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise TimeoutError(url)
+
+    wait_until_ready(url, alive)
 
 
 async def _load(url: str, method: str, path: str, headers: dict[str, str], body: dict | None, n: int, c: int) -> dict[str, float]:

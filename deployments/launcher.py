@@ -11,6 +11,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import ray
@@ -62,7 +63,7 @@ def launch(options: LaunchOptions, settings: Settings, banner: str) -> None:
     try:
         serve_run_command.main([str(config_path), "--non-blocking"], standalone_mode=False)
         api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-        _wait_until_healthy(api_url)
+        wait_until_ready(api_url, _raise_if_deploy_failed)
         dashboard = context.dashboard_url or ""
         print(banner.format(api=api_url, dashboard=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard), flush=True)
         while True:
@@ -78,17 +79,18 @@ def _stop(*_: object) -> None:
     raise KeyboardInterrupt  # one clean shutdown path for Ctrl-C and SIGTERM
 
 
-def _wait_until_healthy(api_url: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
+def wait_until_ready(api_url: str, still_starting: Callable[[], None], timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Poll ``/v1/ready`` until 200; ``still_starting`` raises as soon as startup has failed."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        _raise_if_deploy_failed()
+        still_starting()
         try:
             if httpx.get(f"{api_url}/v1/ready", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    raise TimeoutError(f"the Serve application did not become ready at {api_url} within {READY_TIMEOUT_S}s")
+    raise TimeoutError(f"the API did not become ready at {api_url} within {timeout_s}s")
 
 
 def _raise_if_deploy_failed() -> None:
