@@ -1,0 +1,237 @@
+"""The vector store: one Milvus collection per kind (memories, products), through ``pymilvus.MilvusClient``.
+
+A collection holds (id, tenant_id, thread_id, vector) rows; tenant_id is the partition key and every
+search and delete filters on it. The URI is a Milvus server or a Milvus Lite file. Milvus Lite
+serves a file from inside the process that opened it and locks it: a second process gets a clear
+``VectorStoreLocked``, which is why the deployment owning a Lite file runs one replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import NamedTuple
+
+from pymilvus import DataType, MilvusClient
+
+from memory.embeddings import Embedder
+from memory.settings import MILVUS_SERVER_SCHEMES
+
+EMBEDDER_PROPERTY = "mas.embedder"
+_MAX_ID = 128
+_MAX_SCOPE = 512
+_BATCH = 1000
+
+
+class VectorRow(NamedTuple):
+    id: str
+    tenant_id: str
+    thread_id: str
+    vector: list[float]
+
+
+class VectorHit(NamedTuple):
+    id: str
+    similarity: float  # cosine
+
+
+class VectorStoreLocked(RuntimeError):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"Milvus Lite file {path} is owned by another process: run the owning deployment with one replica "
+            "or set MAS_MILVUS_URI to a Milvus server"
+        )
+
+
+class EmbeddingMismatch(RuntimeError):
+    """The collection was built by another embedder: its vectors cannot be compared with the new ones."""
+
+
+class EmbeddingDimensionMismatch(EmbeddingMismatch):
+    pass
+
+
+def milvus_string(value: str) -> str:
+    """A Milvus filter string literal: double-quoted, with quotes, backslashes and control characters escaped."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+# Milvus Lite runs one server per file per process; several stores in a process may share it.
+_lite_users: Counter[str] = Counter()
+_lite_guard = threading.Lock()
+
+
+def _is_lite(uri: str) -> bool:
+    return not uri.startswith(MILVUS_SERVER_SCHEMES)
+
+
+def _lite_locked_elsewhere(path: str) -> bool:
+    from milvus_lite.db import LOCK_FILENAME  # milvus_lite is imported only where a Lite file is used
+
+    lock_path = Path(path) / LOCK_FILENAME
+    if not lock_path.exists():
+        return False
+    descriptor = os.open(lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(descriptor)
+
+
+def _connect_lite(path: str) -> MilvusClient:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with _lite_guard:
+        try:
+            client = MilvusClient(uri=path)
+        except Exception as exc:
+            if _lite_locked_elsewhere(path):
+                raise VectorStoreLocked(path) from exc
+            raise
+        _lite_users[path] += 1
+        return client
+
+
+def _release_lite(path: str) -> None:
+    from milvus_lite.server_manager import server_manager_instance
+
+    with _lite_guard:
+        _lite_users[path] -= 1
+        if _lite_users[path] <= 0:
+            del _lite_users[path]
+            server_manager_instance.release_server(path)
+
+
+class VectorStore:
+    """One collection; the blocking ``MilvusClient`` calls run in worker threads."""
+
+    def __init__(self, client: MilvusClient, uri: str, collection: str) -> None:
+        self._client = client
+        self._uri = uri
+        self._collection = collection
+        self._lite = _is_lite(uri)
+        self._closed = False
+        self.name = "milvus_lite" if self._lite else "milvus"
+
+    @classmethod
+    async def open(cls, uri: str, collection: str, embedder: Embedder, token: str | None = None) -> VectorStore:
+        """Connect and create the collection, or check that it was built by the same embedder."""
+
+        def connect() -> VectorStore:
+            client = _connect_lite(uri) if _is_lite(uri) else MilvusClient(uri=uri, token=token or "")
+            store = cls(client, uri, collection)
+            try:
+                store._prepare(embedder)
+            except BaseException:
+                store._close()
+                raise
+            return store
+
+        return await asyncio.to_thread(connect)
+
+    def _prepare(self, embedder: Embedder) -> None:
+        client, name = self._client, self._collection
+        if not client.has_collection(name):
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_MAX_ID)
+            schema.add_field("tenant_id", DataType.VARCHAR, max_length=_MAX_SCOPE, is_partition_key=True)
+            schema.add_field("thread_id", DataType.VARCHAR, max_length=_MAX_SCOPE)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=embedder.dim)
+            index = client.prepare_index_params()
+            index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="COSINE")
+            client.create_collection(
+                name, schema=schema, consistency_level="Strong", properties={EMBEDDER_PROPERTY: embedder.name}
+            )
+            # Not create_collection(index_params=...): that waits on an API Milvus Lite lacks (AllocTimestamp).
+            client.create_index(name, index, sync=False)
+            client.load_collection(name)
+            return
+        description = client.describe_collection(name)
+        dim = next(int(field["params"]["dim"]) for field in description["fields"] if field["name"] == "vector")
+        built_by = description.get("properties", {}).get(EMBEDDER_PROPERTY)
+        fix = (
+            f"configure the embedder that built it (MAS_EMBEDDER and its dims), or index into a new collection "
+            f"(MAS_MILVUS_COLLECTION_PREFIX){' or remove ' + self._uri if self._lite else ''}"
+        )
+        if dim != embedder.dim:
+            raise EmbeddingDimensionMismatch(
+                f"Milvus collection {name!r} at {self._uri} holds {dim}-dimensional vectors (embedder {built_by!r}), "
+                f"but the configured embedder {embedder.name!r} makes {embedder.dim}-dimensional ones: {fix}"
+            )
+        if built_by and built_by != embedder.name:
+            raise EmbeddingMismatch(
+                f"Milvus collection {name!r} at {self._uri} was built by embedder {built_by!r}, "
+                f"but the configured one is {embedder.name!r}: {fix}"
+            )
+        client.load_collection(name)
+
+    async def upsert(self, rows: list[VectorRow]) -> None:
+        """Insert or replace rows by id, then flush (Milvus Lite searches unflushed rows slowly)."""
+        if not rows:
+            return
+
+        def write() -> None:
+            for start in range(0, len(rows), _BATCH):
+                self._client.upsert(self._collection, data=[row._asdict() for row in rows[start : start + _BATCH]])
+            self._flush()
+
+        await asyncio.to_thread(write)
+
+    async def search(self, tenant_id: str, vector: list[float], k: int, thread_id: str | None = None) -> list[VectorHit]:
+        scope = f"tenant_id == {milvus_string(tenant_id)}"
+        if thread_id is not None:
+            scope += f" and thread_id == {milvus_string(thread_id)}"
+        results = await asyncio.to_thread(
+            self._client.search,
+            self._collection,
+            data=[vector],
+            limit=k,
+            filter=scope,
+            search_params={"metric_type": "COSINE"},
+            output_fields=["id"],  # not the default: every field, vector included
+        )
+        return [VectorHit(hit["id"], float(hit["distance"])) for hit in results[0]]
+
+    async def delete(self, tenant_id: str, ids: list[str]) -> None:
+        if not ids:
+            return
+
+        def remove() -> None:
+            scope = f"tenant_id == {milvus_string(tenant_id)} and id in [{', '.join(map(milvus_string, ids))}]"
+            self._client.delete(self._collection, filter=scope)
+            self._flush()
+
+        await asyncio.to_thread(remove)
+
+    def _flush(self) -> None:
+        # A Milvus server searches unflushed (growing) segments fine, and flushing per write there
+        # only makes tiny segments; Milvus Lite needs it to search fast.
+        if self._lite:
+            self._client.flush(self._collection)
+
+    async def check(self) -> str:
+        await asyncio.to_thread(self._client.has_collection, self._collection)
+        return "ok"
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._client.close()
+        if self._lite:
+            _release_lite(self._uri)
+
+    def __repr__(self) -> str:
+        return f"VectorStore({self._uri!r}, {self._collection!r})"
