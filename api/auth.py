@@ -13,7 +13,7 @@ import jwt
 from fastapi import Depends, Header, Request
 
 from api.errors import ApiError
-from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
+from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT, TENANT_ADMIN, TENANT_CHAT
 from api.services import ServicesDep
 from api.store.models import Tenant
 from mas.settings import Settings
@@ -152,3 +152,7 @@ def tenant_scope(scope: str) -> Callable[..., Any]:
         return TenantContext(principal=principal, tenant=tenant)
 
     return dependency
+
+
+TenantAdmin = Annotated[TenantContext, Depends(tenant_scope(TENANT_ADMIN))]
+TenantChat = Annotated[TenantContext, Depends(tenant_scope(TENANT_CHAT))]

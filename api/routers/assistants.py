@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from api.auth import TenantContext, tenant_scope
+from api.auth import TenantAdmin
 from api.errors import ApiError, found, not_found
 from api.schemas.assistants import (
     AssistantCreate,
@@ -15,11 +15,9 @@ from api.schemas.assistants import (
     AssistantUpdate,
 )
 from api.schemas.common import Page, PageQuery
-from api.scopes import TENANT_ADMIN
 from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/assistants", tags=["assistants"])
-TenantAdmin = Annotated[TenantContext, Depends(tenant_scope(TENANT_ADMIN))]
 
 
 @router.post("", response_model=AssistantOut, status_code=status.HTTP_201_CREATED)

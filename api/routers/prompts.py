@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from api.auth import TenantContext, tenant_scope
+from api.auth import TenantAdmin, TenantContext
 from api.errors import ApiError, found, not_found
 from api.prompt_library import load_templates, validate_prompt_config
 from api.schemas.prompts import (
@@ -24,12 +24,10 @@ from api.schemas.prompts import (
     PromptVersionOut,
     TemplateList,
 )
-from api.scopes import TENANT_ADMIN
 from api.services import ServicesDep
 from api.store.prompts import AssistantMissing, VersionConflict
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"])
-TenantAdmin = Annotated[TenantContext, Depends(tenant_scope(TENANT_ADMIN))]
 
 
 # Fixed paths first: "templates" and "validate" must not be taken for an assistant id.

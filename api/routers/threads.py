@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from api.auth import TenantContext, tenant_scope
+from api.auth import TenantChat, TenantContext
 from api.errors import ApiError, found
 from api.schemas.threads import (
     MessageOut,
@@ -15,11 +15,9 @@ from api.schemas.threads import (
     ThreadOut,
     ThreadUpdate,
 )
-from api.scopes import TENANT_CHAT
 from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
-TenantChat = Annotated[TenantContext, Depends(tenant_scope(TENANT_CHAT))]
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
