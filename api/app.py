@@ -7,20 +7,21 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 
+from api.backends import Backends
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from api.routers import assistants, auth, health, prompts, tenants, threads
+from api.routers import assistants, auth, health, memory, messages, openai_compat, products, prompts, tenants, threads
 from api.services import Services
 from mas import __version__
 from mas.settings import Settings
 
 
-def create_app(settings: Settings, behind_serve_proxy: bool = False) -> FastAPI:
-    """Build the API; its lifespan opens the services (DB, migrations) and closes them."""
+def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: Backends | None = None) -> FastAPI:
+    """Build the API; its lifespan opens the services (DB, migrations, backends unless given) and closes them."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await Services.open(settings)
+        app.state.services = await Services.open(settings, backends)
         try:
             yield
         finally:
@@ -33,7 +34,7 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, auth, tenants, assistants, prompts, threads):
+    for module in (health, auth, tenants, assistants, prompts, threads, products, memory, messages, openai_compat):
         app.include_router(module.router)
     # Added last = outermost: the request id exists before anything else runs, 413s included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

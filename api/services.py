@@ -8,13 +8,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.backends import Backends
 from api.store.app_keys import AppKeyStore
 from api.store.assistants import AssistantStore
 from api.store.db import make_engine, make_sessionmaker
 from api.store.migrate import upgrade_to_head
+from api.store.products import ProductStore
 from api.store.prompts import PromptStore
 from api.store.tenants import TenantStore
 from api.store.threads import ThreadStore
+from api.store.transcript import ThreadTranscript
 from mas.settings import Settings
 
 
@@ -27,10 +30,16 @@ class Services:
     assistants: AssistantStore
     prompts: PromptStore
     threads: ThreadStore
+    products: ProductStore
+    backends: Backends
+    owns_backends: bool
 
     @classmethod
-    async def open(cls, settings: Settings) -> Services:
-        """Connect, bring the schema to head, and resolve the JWT secret (generating it on first start)."""
+    async def open(cls, settings: Settings, backends: Backends | None = None) -> Services:
+        """Connect, bring the schema to head, and resolve the JWT secret (generating it on first start).
+
+        Without ``backends`` (in-process) the app opens and owns local ones.
+        """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.effective_database_url)
         await upgrade_to_head(engine)
@@ -44,9 +53,14 @@ class Services:
             assistants=AssistantStore(sessions),
             prompts=PromptStore(sessions),
             threads=ThreadStore(sessions),
+            products=ProductStore(sessions),
+            backends=backends or Backends.local(settings, ThreadTranscript(sessions)),
+            owns_backends=backends is None,
         )
 
     async def close(self) -> None:
+        if self.owns_backends:
+            await self.backends.close()
         await self.engine.dispose()
 
 

@@ -7,8 +7,22 @@ from typing import Any
 from ray.serve import Application
 
 from deployments.ingress import Ingress
+from deployments.llm_router import LLMRouter
+from deployments.memory import Memory, Product
+from deployments.vllm_server import VLLMServer
 
 
 def build_app(args: dict[str, Any] | None = None) -> Application:
-    """Compose the deployment graph; replicas, autoscaling and resources come from serve.yaml."""
-    return Ingress.bind()
+    """Compose the deployment graph; replicas, autoscaling and resources come from serve.yaml.
+
+    ``args`` (serve.yaml ``args:``): ``vllm_model`` — a catalog model of a ``vllm``
+    provider — adds a VLLMServer for it behind the router (``vllm_provider``
+    names that provider, default ``vllm``).
+    """
+    args = args or {}
+    if args.get("vllm_model"):
+        vllm = VLLMServer.bind(model=args["vllm_model"])
+        llm_router = LLMRouter.bind(vllm_server=vllm, vllm_provider=args.get("vllm_provider", "vllm"))
+    else:
+        llm_router = LLMRouter.bind()
+    return Ingress.bind(llm_router=llm_router, memory=Memory.bind(llm_router), product=Product.bind())

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
 pytestmark = pytest.mark.serve
@@ -118,6 +119,36 @@ def test_full_flow_over_http_through_the_serve_proxy(mas_service: Running) -> No
         assert http.get("/docs").status_code == 200
 
 
+def test_llm_memory_and_products_answer_through_their_own_deployments(mas_service: Running) -> None:
+    """Each call crosses a handle to another deployment; their errors keep their status and code."""
+    key = (mas_service.data_dir / "dev_app_key").read_text().strip()
+    with httpx.Client(base_url=mas_service.api, timeout=60) as http:
+        token = http.post("/v1/auth/token", headers={"X-App-Key": key}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        http.post("/v1/tenants/sync", headers=auth, json={"tenant_id": "serve-deps", "tenant_name": "丽颜美妆"})
+        tenant = {**auth, "X-Tenant-ID": "serve-deps"}
+
+        product = {"product_id": "p1", "name": "补水嫩肤疗程", "category": "皮肤管理", "description": "深层补水", "aliases": ["水光针"]}
+        assert http.post("/v1/products/import", headers=tenant, json=[product]).json() == {"imported": 1, "updated": 0, "failed": []}
+        hits = http.get("/v1/products/search", headers=tenant, params={"q": "水光针"}).json()["results"]
+        assert hits[0]["product_id"] == "p1"
+
+        thread_id = http.post("/v1/threads", headers=tenant, json={}).json()["thread_id"]
+        inserted = http.post("/v1/memory/insert", headers=tenant, json={"thread_id": thread_id, "memories": ["对酒精过敏"]}).json()
+        found = http.get("/v1/memory/search", headers=tenant, params={"q": "过敏", "thread_id": thread_id}).json()["results"]
+        assert [m["memory_id"] for m in found] == [inserted["results"][0]["memory_id"]]
+
+        answer = http.post("/v1/messages", headers=tenant, json={"message": "你好"}).json()
+        assert answer["model"] == "offline" and answer["content"]
+        unknown = http.post("/v1/messages", headers=tenant, json={"message": "hi", "model": "no-such-model"})
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "UNKNOWN_MODEL"
+
+    client = openai.OpenAI(base_url=f"{mas_service.api}/v1", api_key=token, default_headers={"X-Tenant-ID": "serve-deps"}, max_retries=0)
+    plain = client.chat.completions.create(model="chat-default", messages=[{"role": "user", "content": "推荐补水项目"}])
+    streamed = client.chat.completions.create(model="chat-default", messages=[{"role": "user", "content": "推荐补水项目"}], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == plain.choices[0].message.content
+
+
 def test_dashboard_shows_the_application_running(mas_service: Running) -> None:
     token_file = Path.home() / ".ray" / "auth_token"
     headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"} if token_file.exists() else {}
@@ -125,4 +156,6 @@ def test_dashboard_shows_the_application_running(mas_service: Running) -> None:
     assert details.status_code == 200, details.text[:500]
     app = details.json()["applications"]["mas"]
     assert app["status"] == "RUNNING"
-    assert app["deployments"]["Ingress"]["status"] == "HEALTHY"
+    assert {name: d["status"] for name, d in app["deployments"].items()} == dict.fromkeys(
+        ["Ingress", "LLMRouter", "Memory", "Product"], "HEALTHY"
+    )

@@ -37,3 +37,10 @@ def _deployments(application: Application) -> list[Deployment]:
         found.append(deployment)
         stack.extend(a._bound_deployment for a in (*deployment.init_args, *deployment.init_kwargs.values()) if hasattr(a, "_bound_deployment"))
     return found
+
+
+def test_a_vllm_model_puts_a_vllm_server_behind_the_router() -> None:
+    deployments = {d.name: d for d in _deployments(build_app({"vllm_model": "qwen-local", "vllm_provider": "gpu"}))}
+    assert deployments["VLLMServer"].init_kwargs == {"model": "qwen-local"}
+    assert deployments["LLMRouter"].init_kwargs["vllm_provider"] == "gpu"
+    assert "VLLMServer" not in {d.name for d in _deployments(build_app({}))}

@@ -1,0 +1,131 @@
+"""OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models`` over the LLM router (``tenant:chat``).
+
+The official ``openai`` client works against it unchanged: base_url
+``<api>/v1``, api_key = an access token.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from api.auth import TenantChat
+from api.schemas.openai_compat import ChatCompletionRequest
+from api.services import ServicesDep
+from llm.errors import LLMError
+from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent, ToolCall, ToolSpec
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+_ROLES = {"developer": "system"}
+
+
+def to_llm_request(body: ChatCompletionRequest, tenant_id: str) -> LLMRequest:
+    system = "\n\n".join(m.text() for m in body.messages if m.role in ("system", "developer")) or None
+    messages = [
+        ChatMessage(
+            role=_ROLES.get(m.role, m.role),  # type: ignore[arg-type]
+            content=m.text(),
+            tool_calls=[ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments) for c in m.tool_calls],
+            tool_call_id=m.tool_call_id,
+        )
+        for m in body.messages
+        if m.role not in ("system", "developer")
+    ]
+    schema = None
+    if body.response_format and body.response_format.type == "json_schema" and body.response_format.json_schema:
+        schema = body.response_format.json_schema.schema_
+    elif body.response_format and body.response_format.type == "json_object":
+        schema = {"type": "object"}
+    return LLMRequest(
+        messages=messages,
+        system=system,
+        model=body.model,
+        temperature=body.temperature,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        tools=[ToolSpec(**tool.function.model_dump()) for tool in body.tools],
+        json_schema=schema,
+        tenant_id=tenant_id,
+    )
+
+
+def _tool_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:
+    return [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls]
+
+
+def _usage(response: LLMResponse) -> dict[str, int]:
+    usage = response.usage
+    return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens, "total_tokens": usage.input_tokens + usage.output_tokens}
+
+
+def _finish_reason(response: LLMResponse) -> str:
+    return "tool_calls" if response.tool_calls else (response.finish_reason or "stop")
+
+
+def completion(response: LLMResponse) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": response.content}
+    if response.tool_calls:
+        message["tool_calls"] = _tool_calls(response.tool_calls)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": response.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": _finish_reason(response)}],
+        "usage": _usage(response),
+        "provider": response.provider,
+        "cost_usd": response.cost_usd,
+    }
+
+
+async def completion_chunks(first: StreamEvent, rest: AsyncIterator[StreamEvent], model: str, include_usage: bool) -> AsyncIterator[str]:
+    """SSE frames in the chat.completion.chunk format, ending with ``[DONE]``; a failure mid-stream ends with an error frame."""
+    chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield frame({"role": "assistant", "content": ""})
+    event: StreamEvent | None = first
+    try:
+        while event is not None:
+            if event.delta:
+                yield frame({"content": event.delta})
+            if event.response is not None:
+                final = event.response
+                model = final.model
+                tool_delta = {"tool_calls": [dict(call, index=i) for i, call in enumerate(_tool_calls(final.tool_calls))]} if final.tool_calls else {}
+                yield frame(tool_delta, _finish_reason(final))
+                if include_usage:
+                    body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": _usage(final)}
+                    yield f"data: {json.dumps(body)}\n\n"
+            event = await anext(rest, None)
+    except LLMError as exc:
+        yield f"data: {json.dumps({'error': {'code': exc.code, 'message': exc.message, 'details': exc.details}}, ensure_ascii=False)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+@router.post("/chat/completions")
+async def chat_completions(body: ChatCompletionRequest, ctx: TenantChat, services: ServicesDep) -> Any:
+    """``model`` is an LLM alias or catalog model (``GET /v1/models``); ``stream: true`` answers with SSE chunks."""
+    request = to_llm_request(body, ctx.tenant_id)
+    if not body.stream:
+        return completion(await services.backends.llm.complete(request))
+    events = aiter(services.backends.llm.stream(request))
+    first = await anext(events)  # errors before the first token still get a proper status and envelope
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(completion_chunks(first, events, body.model, include_usage), media_type="text/event-stream")
+
+
+@router.get("/models")
+async def models(ctx: TenantChat, services: ServicesDep) -> dict[str, Any]:
+    """The LLM aliases and catalog models this deployment can route to."""
+    infos = await services.backends.llm.models()
+    return {"object": "list", "data": [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by, "mas_kind": m.kind} for m in infos]}

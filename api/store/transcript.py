@@ -1,0 +1,44 @@
+"""The durable transcript as memory reads it: a thread's messages, oldest first, as plain text turns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.store.models import Message
+from memory.types import TurnMessage
+
+
+def message_text(content: Any) -> str:
+    """A message's text: the string itself, or its text parts joined (media parts are URLs, not text)."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(part["content"] for part in content if part.get("type") == "text")
+
+
+class ThreadTranscript:
+    """Implements ``memory.transcript.TranscriptReader`` over the relational messages table."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def count(self, tenant_id: str, thread_id: str) -> int:
+        async with self._sessions() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(Message).where(Message.tenant_id == tenant_id, Message.thread_id == thread_id)
+            )
+            return int(total or 0)
+
+    async def read(self, tenant_id: str, thread_id: str, offset: int, limit: int) -> list[TurnMessage]:
+        query = (
+            select(Message.role, Message.content, Message.created_at)
+            .where(Message.tenant_id == tenant_id, Message.thread_id == thread_id)
+            .order_by(Message.seq)
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(query)
+            return [TurnMessage(role=role, content=message_text(content), created_at=created_at) for role, content, created_at in rows]

@@ -1,0 +1,34 @@
+"""``LLMRouter`` deployment: the llm/ router; every agent and the ingress call it through a handle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from deployments.forwarding import Serves
+from deployments.handles import HandleClient
+from llm.router import Router
+from llm.vllm_engine import VLLMChunk, VLLMRequest
+
+
+class VLLMServerClient:
+    """The ``VLLMClient`` the router's vllm provider streams from: the in-cluster VLLMServer deployment."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._server = HandleClient(handle, streams=frozenset({"generate"}))
+
+    def stream(self, request: VLLMRequest) -> AsyncIterator[VLLMChunk]:
+        return self._server.generate(request)
+
+
+@serve.deployment(name="LLMRouter")
+class LLMRouter(Serves):
+    def __init__(self, vllm_server: DeploymentHandle | None = None, vllm_provider: str = "vllm") -> None:
+        """``vllm_server``: the VLLMServer deployment backing the catalog provider named ``vllm_provider``."""
+        clients = {vllm_provider: VLLMServerClient(vllm_server)} if vllm_server is not None else {}
+        self.target = Router.from_settings(clients=clients)
+
+    async def __del__(self) -> None:
+        await self.target.close()
