@@ -185,7 +185,7 @@ class Router:
         if payload.get("stream"):
             raise InvalidLLMRequest("stream is not supported on the Responses passthrough")
         if not any(self.catalog.provider(name).type == "openai" for name in self._providers):
-            raise NoOpenAIRoute("no openai provider is configured (OPENAI_API_KEY?)")
+            raise NoOpenAIRoute("no openai provider is configured (MAS_OPENAI_API_KEY?)")
         started = self._clock()
         models = self._configured(payload.get("model"), provider_type="openai")
         await self._admit(tenant_id)

@@ -42,7 +42,7 @@ class MemorySettings(BaseSettings):
     offline_embedding_dims: int = Field(default=384, ge=16, le=4096)
     openai_embedding_model: str = "text-embedding-3-small"
     openai_embedding_dims: int | None = Field(default=None, ge=1, description="Sent as `dimensions`; default: the model's own.")
-    openai_embedding_api_key_env: str = Field(default="OPENAI_API_KEY", description="The environment variable holding the key.")
+    openai_embedding_api_key_env: str = Field(default="MAS_OPENAI_API_KEY", description="The environment variable holding the key.")
     openai_embedding_base_url: str | None = Field(default=None, description="An OpenAI-compatible embeddings server.")
     sentence_transformers_model: str = Field(default="BAAI/bge-small-zh-v1.5", description="A local path or a hub name.")
     vector_min_similarity: float | None = Field(

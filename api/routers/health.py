@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from api.services import ServicesDep
 from mas import __version__
+from memory.service import MemoryService, ProductIndex
 
 router = APIRouter(tags=["health"])
 
@@ -33,6 +34,8 @@ async def ready(services: ServicesDep) -> JSONResponse:
     checks: dict[str, dict[str, object]] = {"database": await _check_database(services)}
     if services.settings.redis_url:
         checks["redis"] = await _check_redis(services.settings.redis_url)
+    checks["memory"] = await _check_backend(services.backends.memory)
+    checks["products"] = await _check_backend(services.backends.products)
     is_ready = all(check["ok"] for check in checks.values() if check["required"])
     body = {"status": "ready" if is_ready else "not_ready", "dependencies": checks}
     return JSONResponse(body, status_code=200 if is_ready else 503, headers=None if is_ready else {"Retry-After": "5"})
@@ -47,6 +50,16 @@ async def _check_database(services: ServicesDep) -> dict[str, object]:
         return {"ok": True, "required": True, "backend": backend}
     except Exception as exc:  # any failure means "not ready", reported, never raised
         return {"ok": False, "required": True, "backend": backend, "error": type(exc).__name__}
+
+
+async def _check_backend(backend: MemoryService | ProductIndex) -> dict[str, object]:
+    """The Memory or Product service's own check of each of its stores (``{"vectors:milvus_lite": "ok", ...}``)."""
+    try:
+        async with asyncio.timeout(DEPENDENCY_TIMEOUT_S * 3):
+            stores = await backend.check()
+    except Exception as exc:
+        return {"ok": False, "required": True, "error": type(exc).__name__}
+    return {"ok": all(state == "ok" for state in stores.values()), "required": True, "stores": stores}
 
 
 async def _check_redis(url: str) -> dict[str, object]:

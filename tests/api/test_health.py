@@ -25,6 +25,16 @@ async def test_ready_reports_the_database(api: ApiClient, database_url: str) -> 
     assert database["backend"] == ("sqlite" if database_url.startswith("sqlite") else "postgresql")
 
 
+async def test_ready_reports_each_memory_and_product_store(api: ApiClient) -> None:
+    dependencies = (await api.get("/v1/ready")).json()["dependencies"]
+    assert dependencies["memory"] == {
+        "ok": True,
+        "required": True,
+        "stores": {"conversation:transcript": "ok", "longterm:sqlite_fts": "ok", "vectors:milvus_lite": "ok"},
+    }
+    assert dependencies["products"]["ok"] is True and set(dependencies["products"]["stores"]) == {"keywords:sqlite_fts", "vectors:milvus_lite"}
+
+
 async def test_ready_is_503_with_retry_after_when_a_required_dependency_is_down(settings: Settings) -> None:
     broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     app = create_app(broken)
@@ -39,7 +49,11 @@ async def test_ready_is_503_with_retry_after_when_a_required_dependency_is_down(
 
 async def test_openapi_documents_every_route_group(api: ApiClient) -> None:
     paths = (await api.get("/openapi.json")).json()["paths"]
-    for prefix in ("/v1/auth/token", "/v1/tenants/sync", "/v1/assistants", "/v1/prompts/validate", "/v1/threads"):
+    for prefix in (
+        "/v1/auth/token", "/v1/tenants/sync", "/v1/assistants", "/v1/prompts/validate", "/v1/threads",
+        "/v1/products/import", "/v1/products/search", "/v1/memory/insert", "/v1/memory/search",
+        "/v1/messages", "/v1/messages/responses/structured", "/v1/chat/completions", "/v1/models",
+    ):  # fmt: skip
         assert prefix in paths
 
 

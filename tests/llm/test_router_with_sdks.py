@@ -126,7 +126,7 @@ async def test_with_nothing_configured_chat_default_is_the_offline_composer() ->
     assert (response.model, response.provider) == ("offline", "offline")
     listed = {info.id for info in await router.models()}
     assert "chat-default" in listed and "offline" in listed and "gpt-4o-mini" not in listed
-    assert "OPENAI_API_KEY" in router.unconfigured["openai"]
+    assert "MAS_OPENAI_API_KEY" in router.unconfigured["openai"]
     for model in (None, "gpt-4o-mini", "not-in-the-catalog"):
         with pytest.raises(NoOpenAIRoute):
             await router.responses({"model": model, "input": "hi"}, tenant_id=None)
