@@ -36,6 +36,17 @@ def open_client(settings: MemorySettings) -> AsyncElasticsearch:
     )
 
 
+async def open_index(settings: MemorySettings, name: str, properties: dict[str, Any]) -> AsyncElasticsearch:
+    """A client with the index ``name`` in place (created with ``properties`` if missing)."""
+    client = open_client(settings)
+    try:
+        await ensure_index(client, name, properties)
+    except BaseException:
+        await client.close()
+        raise
+    return client
+
+
 async def ensure_index(client: AsyncElasticsearch, name: str, properties: dict[str, Any]) -> None:
     """Create the index with its explicit, strict mapping unless it exists (another replica may race us)."""
     if await client.indices.exists(index=name):

@@ -205,13 +205,8 @@ class ElasticLongTermIndex:
 
     @classmethod
     async def open(cls, settings: MemorySettings) -> ElasticLongTermIndex:
-        client = elastic.open_client(settings)
-        try:
-            await elastic.ensure_index(client, settings.index_name("memory"), _ES_PROPERTIES)
-        except BaseException:
-            await client.close()
-            raise
-        return cls(client, settings.index_name("memory"))
+        index = settings.index_name("memory")
+        return cls(await elastic.open_index(settings, index, _ES_PROPERTIES), index)
 
     async def add(self, records: list[MemoryRecord]) -> None:
         if not records:

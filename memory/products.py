@@ -176,13 +176,8 @@ class ElasticProductKeywords:
 
     @classmethod
     async def open(cls, settings: MemorySettings) -> ElasticProductKeywords:
-        client = elastic.open_client(settings)
-        try:
-            await elastic.ensure_index(client, settings.index_name("product"), _ES_PROPERTIES)
-        except BaseException:
-            await client.close()
-            raise
-        return cls(client, settings.index_name("product"))
+        index = settings.index_name("product")
+        return cls(await elastic.open_index(settings, index, _ES_PROPERTIES), index)
 
     async def upsert(self, tenant_id: str, products: list[ProductDoc]) -> None:
         operations: list[dict[str, Any]] = []
