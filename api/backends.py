@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from agents.summariser import summarise_with
 from api.store.transcript import ThreadTranscript
 from llm.router import Router
+from llm.settings import LLMSettings
 from mas.settings import Settings
 from memory.service import MemoryService, ProductIndex
 from memory.settings import MemorySettings
@@ -53,7 +54,7 @@ class Backends:
     @classmethod
     def local(cls, settings: Settings, transcript: ThreadTranscript) -> Backends:
         """In-process backends owned (and closed) by the app."""
-        llm = Router.from_settings()
+        llm = Router.from_settings(LLMSettings(redis_url=settings.redis_url))
         memory_settings = MemorySettings(data_dir=settings.data_dir, redis_url=settings.redis_url)
         memory = OpenOnFirstUse(lambda: MemoryService.open(memory_settings, transcript, summarise_with(llm)))
         products = OpenOnFirstUse(lambda: ProductIndex.open(memory_settings))
