@@ -9,7 +9,9 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.forwarding import Serves
 from deployments.handles import HandleClient
+from llm.coalesce import coalesced
 from llm.router import Router
+from llm.types import LLMRequest, StreamEvent, merge_deltas
 from llm.vllm_engine import VLLMChunk, VLLMRequest
 
 
@@ -29,6 +31,11 @@ class LLMRouter(Serves):
         """``vllm_server``: the VLLMServer deployment backing the catalog provider named ``vllm_provider``."""
         clients = {vllm_provider: VLLMServerClient(vllm_server)} if vllm_server is not None else {}
         self.target = Router.from_settings(clients=clients)
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
+        """The router's stream with waiting deltas merged: each item crossing the handle has a fixed cost."""
+        async for event in coalesced(self.target.stream(request), merge_deltas):
+            yield event
 
     async def __del__(self) -> None:
         await self.target.close()

@@ -15,7 +15,8 @@ from ray import serve
 
 from llm.catalog import load_catalog
 from llm.settings import LLMSettings
-from llm.vllm_engine import VLLMChunk, VLLMEngine, VLLMEngineConfig, VLLMRequest
+from llm.coalesce import coalesced
+from llm.vllm_engine import VLLMChunk, VLLMEngine, VLLMEngineConfig, VLLMRequest, merge_chunks
 
 
 @serve.deployment(name="VLLMServer")
@@ -27,7 +28,7 @@ class VLLMServer:
         await self._engine.start()
 
     async def generate(self, request: VLLMRequest | dict[str, Any]) -> AsyncIterator[VLLMChunk]:
-        async for chunk in self._engine.generate(VLLMRequest.model_validate(request)):
+        async for chunk in coalesced(self._engine.generate(VLLMRequest.model_validate(request)), merge_chunks):
             yield chunk
 
     async def check_health(self) -> None:

@@ -115,3 +115,10 @@ class ModelInfo(BaseModel):
     provider: str | None
     context_window: int | None
     owned_by: str = "mas"
+
+
+def merge_deltas(first: StreamEvent, second: StreamEvent) -> StreamEvent | None:
+    """Two text deltas as one (for ``llm.coalesce.coalesced``); the final event, with the response, stays apart."""
+    if first.response is not None or second.response is not None:
+        return None
+    return StreamEvent(delta=first.delta + second.delta)

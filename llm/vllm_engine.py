@@ -78,6 +78,13 @@ class VLLMChunk(BaseModel):
     usage: VLLMUsage | None = None
 
 
+def merge_chunks(first: VLLMChunk, second: VLLMChunk) -> VLLMChunk | None:
+    """Two chunks as one (for ``llm.coalesce.coalesced``) unless the first is already the last."""
+    if first.finish_reason is not None or first.usage is not None:
+        return None
+    return VLLMChunk(delta=first.delta + second.delta, finish_reason=second.finish_reason, usage=second.usage)
+
+
 class ChatTokenizer(Protocol):
     """The part of a Hugging Face tokenizer (as vLLM's engine hands it out) that this module uses."""
 

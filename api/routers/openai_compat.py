@@ -18,8 +18,9 @@ from fastapi.responses import StreamingResponse
 from api.auth import TenantChat
 from api.schemas.openai_compat import ChatCompletionRequest
 from api.services import ServicesDep
+from llm.coalesce import coalesced
 from llm.errors import LLMError
-from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent, ToolCall, ToolSpec
+from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent, ToolCall, ToolSpec, merge_deltas
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 _ROLES = {"developer": "system"}
@@ -121,7 +122,9 @@ async def chat_completions(body: ChatCompletionRequest, ctx: TenantChat, service
     events = aiter(services.backends.llm.stream(request))
     first = await anext(events)  # errors before the first token still get a proper status and envelope
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(completion_chunks(first, events, body.model, include_usage), media_type="text/event-stream")
+    # Waiting deltas go out as one SSE frame: each frame is a message through Serve's proxy.
+    rest = coalesced(events, merge_deltas)
+    return StreamingResponse(completion_chunks(first, rest, body.model, include_usage), media_type="text/event-stream")
 
 
 @router.get("/models")
