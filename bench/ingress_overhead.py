@@ -11,44 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
-
-from api.app import create_app
-from deployments.launcher import wait_until_ready
-from mas.settings import Settings
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def app() -> FastAPI:
-    """uvicorn --factory entry point: the API exactly as the Ingress replica builds it, minus Serve."""
-    return create_app(Settings())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    def alive() -> None:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited early")
-
-    wait_until_ready(url, alive)
+from side_by_side import side_by_side
 
 
 async def _load(url: str, method: str, path: str, headers: dict[str, str], body: dict | None, n: int, c: int) -> dict[str, float]:
@@ -86,34 +54,8 @@ def main() -> None:
     parser.add_argument("--proxy", choices=["serve", "haproxy"], default="serve", help="passed to mas start")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="mas-bench-"))
-    env = {**os.environ, "MAS_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-    env.pop("MAS_DATABASE_URL", None)
-    serve_port, uvicorn_port = _free_port(), _free_port()
-    log = open(data_dir / "processes.log", "wb")
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "mas.cli", "start", "--port", str(serve_port), "--dashboard-port", str(_free_port()),
-         "--proxy", args.proxy],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    targets = {"serve": f"http://127.0.0.1:{serve_port}", "uvicorn": f"http://127.0.0.1:{uvicorn_port}"}
-    baseline = None
-    try:
-        _wait_ready(targets["serve"], serve)  # creates the schema, secret and dev key first
-        baseline = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "ingress_overhead:app", "--factory", "--app-dir", str(REPO / "bench"),
-             "--port", str(uvicorn_port), "--no-access-log", "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        _wait_ready(targets["uvicorn"], baseline)
+    with side_by_side(args.proxy) as (targets, data_dir):
         results = asyncio.run(_measure(targets, data_dir, args))
-    finally:
-        for process in (baseline, serve):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                process.wait(timeout=90)
-        log.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
     _report(results, args)
 
 

@@ -79,13 +79,13 @@ def _stop(*_: object) -> None:
     raise KeyboardInterrupt  # one clean shutdown path for Ctrl-C and SIGTERM
 
 
-def wait_until_ready(api_url: str, still_starting: Callable[[], None], timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Poll ``/v1/ready`` until 200; ``still_starting`` raises as soon as startup has failed."""
+def wait_until_ready(api_url: str, still_starting: Callable[[], None], timeout_s: float = READY_TIMEOUT_S, path: str = "/v1/ready") -> None:
+    """Poll ``path`` until 200; ``still_starting`` raises as soon as startup has failed."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         still_starting()
         try:
-            if httpx.get(f"{api_url}/v1/ready", timeout=2).status_code == 200:
+            if httpx.get(f"{api_url}{path}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
