@@ -9,7 +9,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.forwarding import Serves
 from deployments.handles import HandleClient
-from llm.coalesce import coalesced
+from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.router import Router
 from llm.types import LLMRequest, StreamEvent, merge_deltas
 from llm.vllm_engine import VLLMChunk, VLLMRequest
@@ -33,8 +33,8 @@ class LLMRouter(Serves):
         self.target = Router.from_settings(clients=clients)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
-        """The router's stream with waiting deltas merged: each item crossing the handle has a fixed cost."""
-        async for event in coalesced(self.target.stream(request), merge_deltas):
+        """The router's stream with deltas merged per HOP_INTERVAL_S: each item crossing the handle has a fixed cost."""
+        async for event in coalesced(self.target.stream(request), merge_deltas, HOP_INTERVAL_S):
             yield event
 
     async def __del__(self) -> None:

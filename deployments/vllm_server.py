@@ -14,8 +14,8 @@ from typing import Any
 from ray import serve
 
 from llm.catalog import load_catalog
+from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.settings import LLMSettings
-from llm.coalesce import coalesced
 from llm.vllm_engine import VLLMChunk, VLLMEngine, VLLMEngineConfig, VLLMRequest, merge_chunks
 
 
@@ -28,7 +28,7 @@ class VLLMServer:
         await self._engine.start()
 
     async def generate(self, request: VLLMRequest | dict[str, Any]) -> AsyncIterator[VLLMChunk]:
-        async for chunk in coalesced(self._engine.generate(VLLMRequest.model_validate(request)), merge_chunks):
+        async for chunk in coalesced(self._engine.generate(VLLMRequest.model_validate(request)), merge_chunks, HOP_INTERVAL_S):
             yield chunk
 
     async def check_health(self) -> None:

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from api.auth import TenantChat
 from api.schemas.openai_compat import ChatCompletionRequest
 from api.services import ServicesDep
-from llm.coalesce import coalesced
+from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.errors import LLMError
 from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent, ToolCall, ToolSpec, merge_deltas
 
@@ -122,8 +122,8 @@ async def chat_completions(body: ChatCompletionRequest, ctx: TenantChat, service
     events = aiter(services.backends.llm.stream(request))
     first = await anext(events)  # errors before the first token still get a proper status and envelope
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    # Waiting deltas go out as one SSE frame: each frame is a message through Serve's proxy.
-    rest = coalesced(events, merge_deltas)
+    # Deltas merged per HOP_INTERVAL_S go out as one SSE frame: each frame is a message through Serve's proxy.
+    rest = coalesced(events, merge_deltas, HOP_INTERVAL_S)
     return StreamingResponse(completion_chunks(first, rest, body.model, include_usage), media_type="text/event-stream")
 
 

@@ -32,7 +32,7 @@ async def test_items_that_arrive_while_the_consumer_is_busy_are_merged_in_order(
     assert len(received) < 7 and received[-1] is FINAL
 
 
-async def test_a_consumer_that_keeps_up_gets_every_item_as_it_came() -> None:
+async def test_without_an_interval_a_consumer_that_keeps_up_gets_every_item_as_it_came() -> None:
     received = [event async for event in coalesced(_events("abc", pause_s=0.005), merge_deltas)]
     assert [e.delta for e in received] == ["a", "b", "c", ""] and received[-1] is FINAL
 
@@ -68,3 +68,15 @@ def test_vllm_chunks_merge_until_the_last_one() -> None:
     merged = merge_chunks(merge_chunks(VLLMChunk(delta="a"), VLLMChunk(delta="b")), last)
     assert merged == VLLMChunk(delta="abc", finish_reason="stop", usage=last.usage)
     assert merge_chunks(last, VLLMChunk(delta="d")) is None
+
+
+async def test_with_an_interval_a_fast_stream_is_sent_in_a_few_items_and_the_first_at_once() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    received, first_at = [], None
+    async for event in coalesced(_events("x" * 40, pause_s=0.001), merge_deltas, min_interval_s=0.02):
+        first_at = first_at if first_at is not None else loop.time() - started
+        received.append(event)
+    assert "".join(e.delta for e in received) == "x" * 40 and received[-1] is FINAL
+    assert len(received) <= 10  # ~40 ms of tokens in 20 ms windows, not 41 items
+    assert first_at < 0.015
