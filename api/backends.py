@@ -24,18 +24,27 @@ T = TypeVar("T")
 
 
 class OpenOnFirstUse(Generic[T]):
-    """Forwards ``await proxy.method(...)`` to the object ``opener`` returns, opening it once, on first call."""
+    """Forwards ``await proxy.method(...)`` to the object ``opener`` returns, opening it once, on first call.
+
+    ``close`` is its own: it closes the object only if it was ever opened.
+    """
 
     def __init__(self, opener: Callable[[], Awaitable[T]]) -> None:
         self._opener = opener
         self._lock = asyncio.Lock()
-        self.opened: T | None = None
+        self._opened: T | None = None
 
     async def _get(self) -> T:
         async with self._lock:
-            if self.opened is None:
-                self.opened = await self._opener()
-            return self.opened
+            if self._opened is None:
+                self._opened = await self._opener()
+            return self._opened
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._opened is not None:
+                await self._opened.close()  # type: ignore[attr-defined]
+                self._opened = None
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         async def call(*args: Any, **kwargs: Any) -> Any:
@@ -61,7 +70,6 @@ class Backends:
         return cls(llm=llm, memory=memory, products=products, _owned=[llm, memory, products])  # type: ignore[arg-type]
 
     async def close(self) -> None:
+        """Closes what ``local`` opened; handle clients (``_owned`` empty) belong to their deployments."""
         for backend in self._owned:
-            target = backend.opened if isinstance(backend, OpenOnFirstUse) else backend
-            if target is not None:
-                await target.close()
+            await backend.close()

@@ -32,7 +32,6 @@ class Services:
     threads: ThreadStore
     products: ProductStore
     backends: Backends
-    owns_backends: bool
 
     @classmethod
     async def open(cls, settings: Settings, backends: Backends | None = None) -> Services:
@@ -55,12 +54,10 @@ class Services:
             threads=ThreadStore(sessions),
             products=ProductStore(sessions),
             backends=backends or Backends.local(settings, ThreadTranscript(sessions)),
-            owns_backends=backends is None,
         )
 
     async def close(self) -> None:
-        if self.owns_backends:
-            await self.backends.close()
+        await self.backends.close()
         await self.engine.dispose()
 
 

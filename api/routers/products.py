@@ -85,8 +85,9 @@ async def import_products(request: Request, ctx: TenantAdmin, services: Services
     valid, failed = _validate(items)
     imported = updated = 0
     if valid:
-        await services.backends.products.upsert(ctx.tenant_id, [ProductDoc(**p.model_dump()) for p in valid])
-        imported, updated = await services.products.upsert(ctx.tenant_id, [p.model_dump() for p in valid])
+        products = [product.model_dump() for product in valid]
+        await services.backends.products.upsert(ctx.tenant_id, [ProductDoc(**product) for product in products])
+        imported, updated = await services.products.upsert(ctx.tenant_id, products)
     return ImportResult(imported=imported, updated=updated, failed=failed)
 
 
