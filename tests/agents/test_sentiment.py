@@ -1,0 +1,258 @@
+"""The sentiment agent: offline Chinese analysis (labels, urgency, cues) and LLM mode with its fallbacks."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from agents.sentiment import SentimentAgent, SentimentInput, SentimentResult, analyse_offline, load_lexicon
+from llm.errors import AllRoutesFailed
+from llm.router import Router
+from llm.settings import LLMSettings
+from llm.types import LLMRequest, LLMResponse, Usage
+
+DATA = Path(__file__).parent / "data"
+REQUIRED_ACCURACY = 0.95
+
+
+def load_cases(name: str) -> list[dict[str, str]]:
+    with open(DATA / name, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def misses(cases: list[dict[str, str]]) -> list[str]:
+    wrong = []
+    for case in cases:
+        result = analyse_offline(case["text"])
+        if result.label != case["label"]:
+            wrong.append(f"{case['text']} -> {result.label} (want {case['label']}, cues {result.cues})")
+    return wrong
+
+
+# --- accuracy ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sentiment_dev.jsonl", "sentiment_extra.jsonl"])
+def test_label_accuracy_on_the_labelled_sets(name: str) -> None:
+    cases = load_cases(name)
+    wrong = misses(cases)
+    assert 1 - len(wrong) / len(cases) >= REQUIRED_ACCURACY, "\n".join(wrong)
+
+
+def test_the_extra_set_is_large_and_balanced() -> None:
+    labels = Counter(case["label"] for case in load_cases("sentiment_extra.jsonl"))
+    assert sum(labels.values()) >= 40
+    assert set(labels) == {"positive", "negative", "neutral"} and min(labels.values()) >= sum(labels.values()) // 4
+
+
+# --- how the offline analysis reads Chinese ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("不满意", "negative"),
+        ("一点都不疼，很快就做完了", "positive"),
+        ("恢复得不错，红肿都没有", "positive"),
+        ("没有想象中那么痛", "positive"),
+        ("不是不专业，就是有点贵", "neutral"),
+        ("效果挺好的，但是价格太贵了", "negative"),
+        ("虽然价格有点高，但是效果真的很好", "positive"),
+        ("说好的一周消肿，现在都两周了还是肿的", "negative"),
+        ("请问打完水光针会不会过敏？", "neutral"),
+        ("如果效果不好可以退款吗？", "neutral"),
+        ("你们到底怎么回事？", "negative"),
+        ("怎么一个月了还没有效果", "negative"),
+        ("这也叫专业吗？", "negative"),
+        ("我有点怕疼", "negative"),
+        ("太贵了，我再考虑考虑吧", "negative"),
+        ("有点贵，我再考虑考虑", "neutral"),
+        ("好的，我明天下午过去", "neutral"),
+        ("哈哈好开心～😊", "positive"),
+        ("这个面霜Q弹水润，YYDS", "positive"),
+        ("😭😭😭", "negative"),
+    ],
+)
+def test_negation_degree_contrast_questions_worry_and_hedging(text: str, label: str) -> None:
+    assert analyse_offline(text).label == label
+
+
+def test_degree_words_scale_and_negation_with_a_degree_word_softens() -> None:
+    assert analyse_offline("非常失望").score < analyse_offline("失望").score < analyse_offline("有点失望").score < 0
+    assert analyse_offline("很不满意").score < analyse_offline("不太满意").score < 0
+
+
+def test_the_score_agrees_with_the_label_and_stays_in_range() -> None:
+    for case in load_cases("sentiment_extra.jsonl"):
+        result = analyse_offline(case["text"])
+        assert -1 <= result.score <= 1
+        assert {"positive": result.score > 0, "negative": result.score < 0, "neutral": True}[result.label]
+
+
+def test_cues_name_the_phrases_that_decided_it() -> None:
+    assert "没有想象中疼" in analyse_offline("恢复得挺快的，没有想象中疼。").cues
+    assert "被骗" in analyse_offline("价格说好的和实际收的不一样，感觉被骗了。").cues
+    assert "再考虑考虑" in analyse_offline("我再考虑考虑，回头联系你。").cues
+    assert analyse_offline("请问周六下午可以预约吗？").cues == []
+
+
+# --- urgency -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency"),
+    [
+        ("打完玻尿酸下巴一直在流脓，还有点发烧", "high"),
+        ("做完脸上过敏了，又红又痒", "high"),
+        ("再不处理我就去投诉，还要曝光你们", "high"),
+        ("我要退款", "high"),
+        ("气死我了，你们就是骗子", "high"),
+        ("我好担心做完会留疤，晚上都睡不着", "high"),
+        ("等了一个小时还没轮到我，太差劲了", "medium"),
+        ("价格有点贵", "medium"),
+        ("请问做完会肿吗？", "low"),
+        ("医生很耐心，谢谢", "low"),
+    ],
+)
+def test_urgency_is_high_for_health_refunds_complaints_and_anger(text: str, urgency: str) -> None:
+    assert analyse_offline(text).urgency == urgency
+
+
+def test_repeated_complaints_in_the_history_raise_urgency_but_not_the_label() -> None:
+    complaints = ["等了一个小时还没人理我", "你们客服一直不回消息，太敷衍了"]
+    assert analyse_offline("价格也太贵了").urgency == "medium"
+    assert analyse_offline("价格也太贵了", complaints).urgency == "high"
+    assert analyse_offline("请问几点下班？", complaints).urgency == "medium"
+    pleased = analyse_offline("问题解决了，谢谢你们，很满意", complaints)
+    assert (pleased.label, pleased.urgency) == ("positive", "low")
+    assert analyse_offline("价格也太贵了", complaints[:1]).urgency == "medium"  # one complaint is not a pattern
+
+
+# --- the models and the lexicon ----------------------------------------------------------------------------------
+
+
+def test_results_pickle_because_they_cross_ray_handles() -> None:
+    result = analyse_offline("做完很满意")
+    assert pickle.loads(pickle.dumps(result)) == result
+
+
+@pytest.mark.parametrize("text", ["", "好" * 5001])
+def test_input_text_must_be_1_to_5000_characters(text: str) -> None:
+    with pytest.raises(ValidationError):
+        SentimentInput(text=text)
+
+
+def test_offline_analysis_is_fast_even_on_the_longest_input() -> None:
+    texts = [case["text"] for case in load_cases("sentiment_extra.jsonl")]
+    analyse_offline(texts[0])  # the lexicon loads once
+    started = time.perf_counter()
+    for text in texts:
+        analyse_offline(text)
+    assert (time.perf_counter() - started) / len(texts) < 0.002
+    started = time.perf_counter()
+    assert analyse_offline(("效果一般，" + "不是很满意但是也还行" * 10 + "。") * 40).label in ("negative", "neutral", "positive")
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("original", "edited", "problem"),
+    [
+        ("ignore: [", "ignore: [满意, ", "'满意' is listed twice"),  # a sentiment word also ignored
+        ("  - weight: -0.2  # lukewarm\n", "  - weight: -0.2  # lukewarm\n    words: [平平]\n", "words given twice"),
+    ],
+)
+def test_lexicon_mistakes_are_refused_not_silently_resolved(tmp_path: Path, original: str, edited: str, problem: str) -> None:
+    shipped = (Path(__file__).resolve().parents[2] / "configs" / "sentiment" / "lexicon.yaml").read_text(encoding="utf-8")
+    assert original in shipped
+    path = tmp_path / "lexicon.yaml"
+    path.write_text(shipped.replace(original, edited, 1), encoding="utf-8")
+    with pytest.raises(ValueError, match=problem):
+        load_lexicon(path)
+
+
+# --- LLM mode ----------------------------------------------------------------------------------------------------
+
+
+class ScriptedLLM:
+    """Stands in for the LLM router: answers every request with ``reply`` (or raises it) and records the requests."""
+
+    def __init__(self, reply: LLMResponse | Exception) -> None:
+        self.reply = reply
+        self.requests: list[LLMRequest] = []
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        self.requests.append(request)
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        return self.reply
+
+
+def model_answer(data: object, provider: str = "openai") -> LLMResponse:
+    return LLMResponse(
+        content=json.dumps(data, ensure_ascii=False), model="gpt-4o-mini", provider=provider,
+        usage=Usage(input_tokens=120, output_tokens=30), cost_usd=0.000036, latency_ms=420.0, data=data,
+    )
+
+
+VERDICT = {"label": "negative", "score": -0.8, "urgency": "high", "cues": ["肿了一个星期"]}
+
+
+async def test_llm_mode_asks_the_structured_alias_and_records_usage() -> None:
+    llm = ScriptedLLM(model_answer(VERDICT))
+    agent = SentimentAgent(llm, mode="llm")
+    result = await agent.analyse(SentimentInput(text="打完肿了一个星期", history=["上次就很疼", "客服也不回"]))
+    assert result == SentimentResult(
+        label="negative", score=-0.8, urgency="high", cues=["肿了一个星期"], mode="llm",
+        input_tokens=120, output_tokens=30, cost_usd=0.000036, model="gpt-4o-mini",
+    )
+    [request] = llm.requests
+    assert (request.model, request.tenant_id) == ("structured", None)
+    assert set(request.json_schema["required"]) == {"label", "score", "urgency", "cues"}
+    assert request.system and "情绪" in request.system
+    content = request.messages[-1].content
+    assert content.index("上次就很疼") < content.index("客服也不回") < content.index("打完肿了一个星期")
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (AllRoutesFailed("every model failed"), "ALL_ROUTES_FAILED"),
+        (model_answer({"label": "negative", "score": 0, "urgency": "low", "cues": []}, provider="offline"), "offline"),
+        (model_answer({"label": "angry", "score": -3, "urgency": "now"}), "not a valid verdict"),
+        (model_answer(None), "not a valid verdict"),
+    ],
+)
+async def test_llm_mode_falls_back_to_the_offline_analysis(reply: LLMResponse | Exception, reason: str) -> None:
+    agent = SentimentAgent(ScriptedLLM(reply), mode="llm")
+    result = await agent.analyse(SentimentInput(text="上次打完玻尿酸肿了一个星期，你们怎么回事？"))
+    assert (result.mode, result.label, result.urgency) == ("offline", "negative", "high")
+    assert result.fallback_reason and reason in result.fallback_reason
+    assert (result.input_tokens, result.cost_usd, result.model) == (0, 0.0, None)
+
+
+async def test_llm_mode_without_a_client_falls_back() -> None:
+    result = await SentimentAgent(None, mode="llm").analyse(SentimentInput(text="非常感谢，下次还来找你！"))
+    assert (result.mode, result.label) == ("offline", "positive")
+    assert result.fallback_reason == "no LLM client is configured"
+
+
+async def test_offline_mode_never_calls_the_llm() -> None:
+    llm = ScriptedLLM(model_answer(VERDICT))
+    result = await SentimentAgent(llm).analyse(SentimentInput(text="你们地址在哪里？停车方便吗？"))
+    assert (result.mode, result.label, result.fallback_reason, llm.requests) == ("offline", "neutral", None, [])
+
+
+async def test_with_no_api_keys_the_shipped_router_only_has_the_offline_provider_so_llm_mode_falls_back() -> None:
+    router = Router.from_settings(LLMSettings(), environ={})
+    try:
+        result = await SentimentAgent(router, mode="llm").analyse(SentimentInput(text="效果一点都不明显，白花钱了。"))
+    finally:
+        await router.close()
+    assert (result.mode, result.label) == ("offline", "negative")
+    assert result.fallback_reason and "offline provider" in result.fallback_reason
