@@ -199,6 +199,19 @@ def test_lists_are_not_screened_for_advertising_terms():
     assert _issues(safety_guidelines=["不说最好、第一"], forbidden_topics=["医美贷", "术前术后对比图"]) == []
 
 
+def test_advertising_rules_come_from_the_compliance_packs_of_the_config_dir(tmp_path):
+    packs = tmp_path / "compliance"
+    packs.mkdir()
+    (packs / "house.yaml").write_text(
+        "categories:\n  house_style: {description: 品牌自定义禁用词}\n"
+        "rules:\n  - {id: house.slang, category: house_style, severity: medium, patterns: [绝绝子],"
+        " message: 品牌禁用网络流行语, suggestion: 换成正式表达}\n", encoding="utf-8")
+    instruction = {**BASE, "brand_voice": "多说绝绝子，强调全国最好"}
+    issues = validate_prompt_config(instruction, config_dir=tmp_path)
+    assert [i.message.split(":")[0] for i in issues if i.code == "ADVERTISING_RULE"] == ["house_style"]
+    assert {i.message.split(":")[0] for i in validate_prompt_config(instruction)} == {"absolute_terms"}
+
+
 def test_every_violated_category_is_reported():
     issues = _issues(personality_prompt="告诉客户我们是全国第一，做完永久有效，而且没有任何副作用")
     messages = " ".join(i.message for i in issues)

@@ -1,0 +1,212 @@
+"""The Compliance agent: China's Advertising Law and the medical-aesthetics advertising guide applied to text.
+
+Output direction (assistant replies, brand copy) runs the advertising packs and, when something is found,
+returns the text with the offending phrases softened or removed; the rewrite is re-checked until it passes.
+Input direction (customer messages) screens for prompt injection, self-harm, illegal requests and abuse,
+and gives a canned ``safe_reply`` when the message is blocked. No LLM and no I/O after loading: the rules
+live in ``configs/compliance/*.yaml`` (see ``agents.compliance_rules``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agents.compliance_rules import (
+    DROP_CLAUSE,
+    DROP_SENTENCE,
+    Channel,
+    Direction,
+    Hit,
+    RuleBook,
+    Segments,
+    Severity,
+    load_rule_book,
+)
+from mas.settings import REPO_ROOT
+
+__all__ = ["Channel", "ComplianceAgent", "ComplianceInput", "ComplianceResult", "Direction", "Severity", "Span", "Violation"]
+
+DEFAULT_PACKS = REPO_ROOT / "configs" / "compliance"
+MAX_TEXT_CHARS = 20000
+
+_COMMAS = "，,"
+_TERMINATORS = "。！!？?"
+_SAME_REPLACEMENT_GAP = re.compile(r"(?:[、，,\s]|和|与|及|也|还|而且|并且)*")
+_TIDY = (
+    (re.compile(r"^[\s，,、；;：:。！!？?]+"), ""),                   # text starting with punctuation
+    (re.compile(r"(?<=\n)[ \t]*[，,、；;：:。！!？?]+"), ""),          # line starting with punctuation
+    (re.compile(r"[，,、；;：:]+(?=[。！!？?]|$)"), ""),              # comma left before a full stop or at the end
+    (re.compile(r"([，,、；;：:])[，,、；;：:]+"), r"\1"),             # doubled commas
+    (re.compile(r"(?<=[。！!？?])。+"), ""),                          # doubled full stops
+    (re.compile(r"（\s*）|\(\s*\)|“\s*”|「\s*」"), ""),              # emptied brackets and quotes
+)
+
+
+class Span(BaseModel):
+    """Character offsets into the checked text: ``text[start:end] == span.text``."""
+
+    start: int
+    end: int
+    text: str
+
+
+class Violation(BaseModel):
+    rule_id: str
+    category: str
+    severity: Severity
+    span: Span
+    message: str
+    suggestion: str
+
+
+class ComplianceInput(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    channel: Channel = "chat"
+    direction: Direction = "output"
+
+
+class ComplianceResult(BaseModel):
+    verdict: Literal["approved", "flagged", "blocked"]
+    violations: list[Violation] = []
+    rewritten: str | None = None  # output with violations: softened text that passes (may be "" if nothing clean is left)
+    safe_reply: str | None = None  # input, blocked: what the assistant answers instead
+
+
+@dataclass(frozen=True)
+class _Edit:
+    start: int
+    end: int
+    text: str
+
+
+class ComplianceAgent:
+    def __init__(self, book: RuleBook) -> None:
+        self._book = book
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> ComplianceAgent:
+        """The packs of ``directory`` (default ``configs/compliance``), compiled once per directory and file version."""
+        resolved = Path(directory or DEFAULT_PACKS).resolve()
+        return cls(_compiled(str(resolved), _version(resolved)))
+
+    async def check(self, request: ComplianceInput) -> ComplianceResult:
+        return self.check_text(request.text, request.channel, request.direction)
+
+    def check_text(self, text: str, channel: Channel = "chat", direction: Direction = "output") -> ComplianceResult:
+        hits = self._book.find(text, channel, direction)
+        if not hits:
+            return ComplianceResult(verdict="approved")
+        violations = [_violation(hit, text) for hit in hits]
+        verdict = "blocked" if any(v.severity == "high" for v in violations) else "flagged"
+        if direction == "output":
+            return ComplianceResult(verdict=verdict, violations=violations, rewritten=self._rewrite(text, hits, channel))
+        safe_reply = self._safe_reply(hits) if verdict == "blocked" else None
+        return ComplianceResult(verdict=verdict, violations=violations, safe_reply=safe_reply)
+
+    def _rewrite(self, text: str, hits: list[Hit], channel: Channel) -> str:
+        """Apply each rule's rewrite, then drop any sentence the re-check still objects to."""
+        segments = Segments(text)
+        current = _apply(text, [_edit(hit, segments) for hit in hits])
+        while current:
+            remaining = self._book.find(current, channel, "output")
+            if not remaining:
+                break
+            segments = Segments(current)
+            current = _apply(current, [_drop_sentence(segments, hit.start, hit.end) for hit in remaining])
+        return current
+
+    def _safe_reply(self, hits: list[Hit]) -> str | None:
+        """The reply of the first blocking category, in the order the packs declare categories."""
+        blocking = {hit.rule.category for hit in hits if hit.rule.severity == "high"}
+        return next((c.safe_reply for c in self._book.categories.values() if c.id in blocking and c.safe_reply), None)
+
+
+@lru_cache(maxsize=16)
+def _compiled(directory: str, version: tuple[tuple[str, int, int], ...]) -> RuleBook:
+    return load_rule_book(Path(directory))
+
+
+def _version(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, mtimes and sizes of the packs: an edited pack is recompiled on the next load."""
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(directory.glob("*.yaml")))
+
+
+def _violation(hit: Hit, text: str) -> Violation:
+    rule = hit.rule
+    return Violation(rule_id=rule.id, category=rule.category, severity=rule.severity,
+                     span=Span(start=hit.start, end=hit.end, text=text[hit.start:hit.end]),
+                     message=rule.message, suggestion=rule.suggestion)
+
+
+# ------------------------------------------------------------------ rewriting
+
+def _edit(hit: Hit, segments: Segments) -> _Edit:
+    if hit.rule.rewrite == DROP_SENTENCE:
+        return _drop_sentence(segments, hit.start, hit.end)
+    if hit.rule.rewrite == DROP_CLAUSE:
+        return _drop_clause(segments, hit.start, hit.end)
+    return _Edit(hit.start, hit.end, hit.rule.replacement(hit.match))
+
+
+def _drop_sentence(segments: Segments, start: int, end: int) -> _Edit:
+    first, last = segments.sentence(start, end)
+    return _Edit(first, last + _closing_break(segments.text, last), "")
+
+
+def _drop_clause(segments: Segments, start: int, end: int) -> _Edit:
+    """Remove the clause with its comma; a sentence's last clause gives up the comma before it and keeps the full stop."""
+    text = segments.text
+    first, last = segments.clause(start, end)
+    if text[last:last + 1] and text[last] in _COMMAS:
+        return _Edit(first, last + 1, "")
+    if first > 0 and text[first - 1] in _COMMAS:
+        return _Edit(first - 1, last, "")
+    return _Edit(first, last + _closing_break(text, last), "")
+
+
+def _closing_break(text: str, index: int) -> int:
+    """1 when a sentence break other than a newline sits at ``index`` (removed with the sentence)."""
+    return 1 if index < len(text) and text[index] != "\n" else 0
+
+
+def _apply(text: str, edits: list[_Edit]) -> str:
+    pieces, cursor = [], 0
+    for edit in _merge(edits, text):
+        pieces += [text[cursor:edit.start], edit.text]
+        cursor = edit.end
+    pieces.append(text[cursor:])
+    return _tidy("".join(pieces), text)
+
+
+def _merge(edits: list[_Edit], text: str) -> list[_Edit]:
+    """Non-overlapping edits: deletions absorb what they overlap; "零风险、无副作用" gets its shared replacement once;
+    back-to-back replacements are kept apart by a comma."""
+    merged: list[_Edit] = []
+    for edit in sorted(edits, key=lambda e: (e.start, -e.end)):
+        last = merged[-1] if merged else None
+        if last and edit.start < last.end:
+            if not (last.text and edit.text):
+                merged[-1] = _Edit(last.start, max(last.end, edit.end), "")
+        elif last and edit.text and edit.text == last.text and _SAME_REPLACEMENT_GAP.fullmatch(text, last.end, edit.start):
+            merged[-1] = _Edit(last.start, edit.end, last.text)
+        elif last and last.text and edit.text and edit.start == last.end:
+            merged[-1] = _Edit(last.start, edit.end, f"{last.text}，{edit.text}")  # "零风险零恢复期"
+        else:
+            merged.append(edit)
+    return merged
+
+
+def _tidy(text: str, original: str) -> str:
+    for pattern, replacement in _TIDY:
+        text = pattern.sub(replacement, text)
+    text = text.strip()
+    ending = original.rstrip()[-1:]
+    if text and ending in _TERMINATORS and text[-1] not in _TERMINATORS:
+        text += ending
+    return text
