@@ -98,7 +98,8 @@ def settings(tmp_path: Path, empty_database: str) -> Settings:
 
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
-    services = await Services.open(settings)
+    """The stores and backends without the app, and without a worker claiming runs behind the test's back."""
+    services = await Services.open(settings, run_worker=False)
     yield services
     await services.close()
 

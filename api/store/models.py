@@ -138,6 +138,9 @@ class Thread(Timestamps, Base):
     services: Mapped[list[str]] = mapped_column(JSONType, default=list)
     is_converted: Mapped[bool] = mapped_column(Boolean, default=False)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    # The run lease: one run at a time per thread; an expired lease is free again (a crashed run never blocks).
+    lease_run_id: Mapped[str | None] = mapped_column(String(36))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
@@ -158,7 +161,9 @@ class Run(Timestamps, Base):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_thread_created", "thread_id", "created_at"),
-        Index("ix_runs_status_created", "status", "created_at"),
+        Index("ix_runs_status_created", "status", "created_at"),  # workers: the oldest queued run
+        Index("ix_runs_status_claim_expires", "status", "claim_expires_at"),  # workers: runs whose worker died
+        Index("ix_runs_webhook_due", "webhook_status", "webhook_next_at"),  # workers: webhooks to (re)send
     )
 
     run_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -175,6 +180,19 @@ class Run(Timestamps, Base):
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    requested_model: Mapped[str | None] = mapped_column(String(100))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict, server_default="{}")
+    # Async runs: the worker holding the run, until its claim expires (then another worker takes it over).
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a queued run is not claimed before this
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    webhook_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")  # none|pending|delivered|failed
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    webhook_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Product(Timestamps, Base):
