@@ -37,6 +37,8 @@ SUMMARY_IMPORTANCE = 0.6
 # Bounds the work of one turn when a long thread first gets memory: older chunks stay unsummarised.
 MAX_SUMMARIES_PER_TURN = 3
 MAX_SUMMARY_CHARS = 1000
+# The labels ``memory.facts`` writes profile facts under ("过敏：对酒精过敏"): a keyword query that finds them.
+PROFILE_QUERY = "过敏 预算 肤质 做过 偏好"
 _IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:mas:memory")
 
 
@@ -148,11 +150,19 @@ class MemoryService:
     # ---- the turn ----------------------------------------------------------------------------------
 
     async def recall(self, tenant_id: str, thread_id: str, query: str, k: int = 5) -> Recall:
-        """The thread's recent window and its top-k long-term memories for this query."""
-        window, memories = await asyncio.gather(
-            self._window.window(tenant_id, thread_id), self.search(tenant_id, query, thread_id, k)
+        """The thread's recent window, its top-k long-term memories for this query, then its profile facts.
+
+        Profile facts (allergies, budget, skin type, past treatments, preferences) follow the query's hits
+        whatever the query: "明天下午能来吗" says nothing of an allergy the reply must still respect.
+        """
+        window, memories, profile = await asyncio.gather(
+            self._window.window(tenant_id, thread_id),
+            self.search(tenant_id, query, thread_id, k),
+            self.search(tenant_id, PROFILE_QUERY, thread_id, k),
         )
-        return Recall(window=window, memories=memories)
+        seen = {hit.memory.memory_id for hit in memories}
+        standing = [hit for hit in profile if hit.memory.memory_type == "episodic" and hit.memory.memory_id not in seen]
+        return Recall(window=window, memories=memories + standing)
 
     async def remember_turn(self, tenant_id: str, thread_id: str, messages: list[TurnMessage]) -> list[MemoryRecord]:
         """After the turn's messages were written to the transcript: push them to the window (once),

@@ -105,6 +105,15 @@ async def test_recall_gives_the_window_and_the_threads_relevant_memories(
     assert all(hit.memory.thread_id == "t1" for hit in recall.memories)
 
 
+async def test_recall_brings_the_threads_profile_facts_whatever_the_query(
+    service: MemoryService, transcript: InMemoryTranscript, tenant: str
+) -> None:
+    await remember(service, transcript, tenant, "t1", "我对玻尿酸过敏，预算五千左右", "好的")
+    await remember(service, transcript, tenant, "t2", "我是干皮", "好的")
+    recall = await service.recall(tenant, "t1", "明天下午3点可以过来面诊吗", k=3)
+    assert {hit.memory.text for hit in recall.memories} == {"过敏：对玻尿酸过敏", "预算：5000元左右"}
+
+
 async def test_messages_that_left_the_window_are_summarised_once_by_the_llm(
     service: MemoryService, transcript: InMemoryTranscript, summariser: ScriptedSummariser, tenant: str
 ) -> None:
