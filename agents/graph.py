@@ -1,0 +1,342 @@
+"""The chat graph of one customer turn, defined once and run in-process or on Ray Serve.
+
+    input compliance ─┬─ sentiment ─┐
+    (blocked: safe    ├─ intent ────┤
+     reply, no LLM)   ├─ memory ────┼─► sales (LLM, streamed) ─► output compliance per sentence
+                      └─ products ──┘
+
+The agents are whatever ``AgentSet`` holds: local agent objects, or Serve
+handle clients with the same methods (``deployments/workflow.py``). Optional
+nodes that fail or time out degrade the run (recorded with the reason);
+input compliance and the LLM call fail it.
+
+Output compliance works sentence by sentence as the reply streams, so no
+unchecked text ever reaches the customer: a violating sentence is replaced by
+the compliance agent's rewrite (itself re-checked), or dropped. When nothing
+usable survives, the reply is regenerated once with the violations as
+feedback, and checked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from agents.compliance import Channel, ComplianceInput, ComplianceResult, Violation
+from agents.intent import CatalogService, IntentInput, IntentResult, Invitation
+from agents.product import ProductQuery, ProductResult
+from agents.sales import AssistantProfile, CustomerProfile, SalesInput, Suggestions
+from agents.sentiment import SentimentInput, SentimentResult
+from llm.types import LLMResponse, StreamEvent
+from memory.types import Recall
+
+StepStatus = Literal["ok", "degraded", "skipped"]
+OPTIONAL_AGENTS = ("sentiment", "intent", "memory", "products")
+FALLBACK_REPLY = "您好，您的问题我已经收到，稍后由顾问为您详细解答，感谢耐心等待。"
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+MAX_SENTENCE_CHARS = 200
+RECALL_K = 5
+PRODUCTS_K = 3
+
+
+class TurnInput(BaseModel):
+    """One customer turn, with what the executor read from the relational store."""
+
+    run_id: str
+    tenant_id: str
+    thread_id: str
+    text: str = Field(min_length=1, description="The customer's message(s) of this turn.")
+    recent: list[str] = Field(default_factory=list, description="The customer's earlier messages, oldest first.")
+    assistant: AssistantProfile
+    prompt: dict[str, Any] = {}
+    customer: CustomerProfile = CustomerProfile()
+    catalog: list[CatalogService] = []
+    model: str | None = None
+    now: datetime
+    channel: Channel = "chat"
+
+
+class AgentStep(BaseModel):
+    agent: str
+    status: StepStatus
+    latency_ms: float
+    output: dict[str, Any] | None = None
+    reason: str | None = Field(default=None, description="Why the step was degraded or skipped.")
+
+
+class TurnResult(BaseModel):
+    response: str
+    model: str | None = None
+    provider: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    invitation: Invitation = Invitation()
+    blocked: bool = Field(default=False, description="Input compliance blocked the message; the reply is its safe reply.")
+    agents: dict[str, AgentStep]
+
+
+class GraphEvent(BaseModel):
+    kind: Literal["agent", "delta", "completed"]
+    step: AgentStep | None = None
+    delta: str = ""
+    result: TurnResult | None = None
+
+
+class AgentUnavailable(Exception):
+    """A required agent (input compliance, output compliance) failed: the run fails with 503."""
+
+    def __init__(self, agent: str, reason: str) -> None:
+        super().__init__(agent, reason)
+        self.agent, self.reason = agent, reason
+
+    def __str__(self) -> str:
+        return f"the {self.agent} agent is unavailable: {self.reason}"
+
+
+class ComplianceService(Protocol):
+    async def check(self, request: ComplianceInput) -> ComplianceResult: ...
+
+
+class SentimentService(Protocol):
+    async def analyse(self, request: SentimentInput) -> SentimentResult: ...
+
+
+class IntentService(Protocol):
+    async def detect(self, request: IntentInput) -> IntentResult: ...
+
+
+class MemoryRecall(Protocol):
+    async def recall(self, tenant_id: str, thread_id: str, query: str, k: int = 5) -> Recall: ...
+
+
+class ProductService(Protocol):
+    async def retrieve(self, request: ProductQuery) -> ProductResult: ...
+
+
+class SalesService(Protocol):
+    def reply(self, sales: SalesInput) -> AsyncIterator[StreamEvent]: ...
+
+    async def complete(self, sales: SalesInput) -> LLMResponse: ...
+
+    async def suggest(self, sales: SalesInput) -> Suggestions: ...
+
+
+@dataclass
+class AgentSet:
+    compliance: ComplianceService
+    sentiment: SentimentService
+    intent: IntentService
+    memory: MemoryRecall
+    products: ProductService
+    sales: SalesService
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _dump(result: BaseModel) -> dict[str, Any]:
+    return result.model_dump(mode="json")
+
+
+def split_sentences(buffer: str) -> tuple[list[str], str]:
+    """Complete sentences (with their end mark) and the unfinished rest; an overlong run-on is cut anyway."""
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(buffer):
+        sentences.append(buffer[start : match.end()])
+        start = match.end()
+    rest = buffer[start:]
+    if len(rest) > MAX_SENTENCE_CHARS:
+        sentences.append(rest)
+        rest = ""
+    return sentences, rest
+
+
+class _OutputGuard:
+    """Checks reply text sentence by sentence; keeps what passed (or its rewrite) and what was found."""
+
+    def __init__(self, compliance: ComplianceService, channel: Channel) -> None:
+        self._compliance = compliance
+        self._channel = channel
+        self.violations: list[Violation] = []
+        self.checked = 0
+
+    async def clean(self, sentence: str) -> str:
+        if not sentence.strip():
+            return sentence
+        try:
+            verdict = await self._compliance.check(ComplianceInput(text=sentence, channel=self._channel, direction="output"))
+        except Exception as exc:
+            raise AgentUnavailable("compliance", f"{type(exc).__name__}: {exc}") from exc
+        self.checked += 1
+        if verdict.verdict == "approved":
+            return sentence
+        self.violations.extend(verdict.violations)
+        return verdict.rewritten or ""
+
+    def feedback(self) -> list[str]:
+        return [f"「{v.span.text}」：{v.message}（{v.suggestion}）" for v in self.violations]
+
+
+class ChatGraph:
+    def __init__(self, agents: AgentSet, optional_timeout_s: float = 10.0) -> None:
+        self._agents = agents
+        self._timeout_s = optional_timeout_s
+
+    async def run(self, turn: TurnInput) -> AsyncIterator[GraphEvent]:
+        """``agent`` events as nodes finish, ``delta`` events of checked reply text, then ``completed``."""
+        steps: dict[str, AgentStep] = {}
+
+        def record(step: AgentStep) -> GraphEvent:
+            steps[step.agent] = step
+            return GraphEvent(kind="agent", step=step)
+
+        started = time.perf_counter()
+        try:
+            screen = await self._agents.compliance.check(ComplianceInput(text=turn.text, channel=turn.channel, direction="input"))
+        except Exception as exc:
+            raise AgentUnavailable("compliance", f"{type(exc).__name__}: {exc}") from exc
+        yield record(AgentStep(agent="compliance_input", status="ok", latency_ms=_elapsed_ms(started), output=_dump(screen)))
+        if screen.verdict == "blocked":
+            for name in (*OPTIONAL_AGENTS, "sales", "compliance_output"):
+                yield record(AgentStep(agent=name, status="skipped", latency_ms=0, reason="input compliance blocked the message"))
+            reply = screen.safe_reply or FALLBACK_REPLY
+            yield GraphEvent(kind="delta", delta=reply)
+            yield GraphEvent(kind="completed", result=TurnResult(response=reply, blocked=True, agents=steps))
+            return
+
+        findings: dict[str, Any] = {}
+        async for name, step, value in self._optional_nodes(turn):
+            findings[name] = value
+            yield record(step)
+
+        sales_input = self._sales_input(turn, findings)
+        guard = _OutputGuard(self._agents.compliance, turn.channel)
+        responses: list[LLMResponse] = []
+        started = time.perf_counter()
+        parts: list[str] = []
+        async for piece in self._guarded(self._agents.sales.reply(sales_input), guard, responses):
+            parts.append(piece)
+            yield GraphEvent(kind="delta", delta=piece)
+        regenerated = False
+        if not "".join(parts).strip():
+            regenerated = True
+            retry = sales_input.model_copy(update={"feedback": guard.feedback()})
+            response = await self._agents.sales.complete(retry)
+            responses.append(response)
+            sentences, rest = split_sentences(response.content)
+            parts = [await guard.clean(sentence) for sentence in [*sentences, rest]]
+            reply = "".join(parts).strip() or FALLBACK_REPLY
+            yield GraphEvent(kind="delta", delta=reply)
+        else:
+            reply = "".join(parts)
+        final = responses[-1]
+        yield record(AgentStep(agent="sales", status="ok", latency_ms=_elapsed_ms(started), output={
+            "model": final.model, "provider": final.provider, "attempts": [a.model_dump() for a in final.attempts],
+            "regenerated": regenerated,
+        }))
+        yield record(AgentStep(agent="compliance_output", status="ok", latency_ms=0, output={
+            "verdict": "approved" if not guard.violations else "rewritten",
+            "sentences_checked": guard.checked,
+            "violations": [_dump(v) for v in guard.violations],
+        }))
+        sentiment: SentimentResult | None = findings.get("sentiment")
+        usage_sources = [*(r.usage for r in responses)]
+        yield GraphEvent(kind="completed", result=TurnResult(
+            response=reply.strip(),
+            model=final.model,
+            provider=final.provider,
+            input_tokens=sum(u.input_tokens for u in usage_sources) + (sentiment.input_tokens if sentiment else 0),
+            output_tokens=sum(u.output_tokens for u in usage_sources) + (sentiment.output_tokens if sentiment else 0),
+            cost_usd=round(sum(r.cost_usd for r in responses) + (sentiment.cost_usd if sentiment else 0.0), 8),
+            invitation=findings["intent"].invitation if findings.get("intent") else Invitation(),
+            agents=steps,
+        ))
+
+    async def suggest(self, turn: TurnInput) -> Suggestions:
+        """Replies a human agent could send, each passed through output compliance (rewritten where needed)."""
+        findings: dict[str, Any] = {}
+        async for name, _, value in self._optional_nodes(turn):
+            findings[name] = value
+        suggestions = await self._agents.sales.suggest(self._sales_input(turn, findings))
+        guard = _OutputGuard(self._agents.compliance, turn.channel)
+        cleaned = []
+        for reply in suggestions.replies:
+            sentences, rest = split_sentences(reply)
+            text = "".join([await guard.clean(sentence) for sentence in [*sentences, rest]]).strip()
+            cleaned.append(text or FALLBACK_REPLY)
+        return suggestions.model_copy(update={"replies": cleaned})
+
+    async def _guarded(self, events: AsyncIterator[StreamEvent], guard: _OutputGuard, responses: list[LLMResponse]) -> AsyncIterator[str]:
+        buffer = ""
+        async for event in events:
+            if event.response is not None:
+                responses.append(event.response)
+            buffer += event.delta
+            sentences, buffer = split_sentences(buffer)
+            for sentence in sentences:
+                if clean := await guard.clean(sentence):
+                    yield clean
+        if clean := await guard.clean(buffer):
+            yield clean
+
+    def _optional_calls(self, turn: TurnInput) -> dict[str, Callable[[], Awaitable[Any]]]:
+        agents = self._agents
+        return {
+            "sentiment": lambda: agents.sentiment.analyse(SentimentInput(text=turn.text, history=turn.recent)),
+            "intent": lambda: agents.intent.detect(
+                IntentInput(text=turn.text, history=turn.recent, now=turn.now, catalog=turn.catalog)
+            ),
+            "memory": lambda: agents.memory.recall(turn.tenant_id, turn.thread_id, turn.text, RECALL_K),
+            "products": lambda: agents.products.retrieve(ProductQuery(tenant_id=turn.tenant_id, query=turn.text, k=PRODUCTS_K)),
+        }
+
+    async def _optional_nodes(self, turn: TurnInput) -> AsyncIterator[tuple[str, AgentStep, Any]]:
+        """Runs the optional agents concurrently; yields (name, step, result or None) as each finishes."""
+
+        async def node(name: str, call: Callable[[], Awaitable[Any]]) -> tuple[str, AgentStep, Any]:
+            started = time.perf_counter()
+            try:
+                value = await asyncio.wait_for(call(), self._timeout_s)
+            except asyncio.TimeoutError:
+                reason = f"timed out after {self._timeout_s:g} s"
+            except Exception as exc:  # an optional node never fails the run
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                return name, AgentStep(agent=name, status="ok", latency_ms=_elapsed_ms(started), output=_dump(value)), value
+            return name, AgentStep(agent=name, status="degraded", latency_ms=_elapsed_ms(started), reason=reason), None
+
+        tasks = [asyncio.ensure_future(node(name, call)) for name, call in self._optional_calls(turn).items()]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    @staticmethod
+    def _sales_input(turn: TurnInput, findings: dict[str, Any]) -> SalesInput:
+        recall: Recall | None = findings.get("memory")
+        products: ProductResult | None = findings.get("products")
+        return SalesInput(
+            tenant_id=turn.tenant_id,
+            text=turn.text,
+            assistant=turn.assistant,
+            prompt=turn.prompt,
+            customer=turn.customer,
+            history=recall.window if recall else [],
+            memories=[scored.memory.text for scored in recall.memories] if recall else [],
+            products=products.products if products else [],
+            sentiment=findings.get("sentiment"),
+            intent=findings.get("intent"),
+            model=turn.model,
+            now=turn.now,
+        )
