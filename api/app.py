@@ -10,7 +10,20 @@ from fastapi import FastAPI
 from api.backends import Backends
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from api.routers import assistants, auth, health, memory, messages, openai_compat, products, prompts, tenants, threads
+from api.routers import (
+    agents,
+    assistants,
+    auth,
+    health,
+    memory,
+    messages,
+    openai_compat,
+    products,
+    prompts,
+    runs,
+    tenants,
+    threads,
+)
 from api.services import Services
 from mas import __version__
 from mas.settings import Settings
@@ -34,7 +47,7 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, auth, tenants, assistants, prompts, threads, products, memory, messages, openai_compat):
+    for module in (health, auth, tenants, assistants, prompts, threads, runs, products, memory, messages, openai_compat, agents):
         app.include_router(module.router)
     # Added last = outermost: the request id exists before anything else runs, 413s included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

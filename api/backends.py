@@ -1,4 +1,5 @@
-"""The services behind the API that run as their own deployments on Serve: LLM router, memory, product index.
+"""The services behind the API that run as their own deployments on Serve: LLM router, memory, product index,
+the agents, the chat graph (``Workflow``) and the async-run worker.
 
 In-process (tests, the single-process baseline) they are local objects,
 opened on first use so that requests which never touch them pay nothing;
@@ -12,7 +13,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agents.compliance import ComplianceAgent
+from agents.graph import AgentSet, ChatGraph
+from agents.intent import IntentAgent
+from agents.product import ProductAgent
+from agents.sales import SalesAgent
+from agents.sentiment import SentimentAgent
 from agents.summariser import summarise_with
+from api.store.products import ProductStore
 from api.store.transcript import ThreadTranscript
 from llm.router import Router
 from llm.settings import LLMSettings
@@ -53,21 +63,39 @@ class OpenOnFirstUse(Generic[T]):
         return call
 
 
+def local_agents(settings: Settings, llm: Router, memory: MemoryService, products: ProductAgent) -> AgentSet:
+    return AgentSet(
+        compliance=ComplianceAgent.load(settings.config_dir / "compliance"),
+        sentiment=SentimentAgent(llm, settings.sentiment_mode),
+        intent=IntentAgent(),
+        memory=memory,
+        products=products,
+        sales=SalesAgent(llm),
+    )
+
+
 @dataclass
 class Backends:
     llm: Router
     memory: MemoryService
     products: ProductIndex
+    agents: AgentSet
+    graph: ChatGraph
+    worker: Any = None  # the RunWorker deployment on Serve; None in-process (the app runs its own worker)
     _owned: list[Any] = field(default_factory=list)
 
     @classmethod
-    def local(cls, settings: Settings, transcript: ThreadTranscript) -> Backends:
+    def local(cls, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Backends:
         """In-process backends owned (and closed) by the app."""
         llm = Router.from_settings(LLMSettings(redis_url=settings.redis_url))
         memory_settings = MemorySettings(data_dir=settings.data_dir, redis_url=settings.redis_url)
+        transcript = ThreadTranscript(sessions)
         memory = OpenOnFirstUse(lambda: MemoryService.open(memory_settings, transcript, summarise_with(llm)))
         products = OpenOnFirstUse(lambda: ProductIndex.open(memory_settings))
-        return cls(llm=llm, memory=memory, products=products, _owned=[llm, memory, products])  # type: ignore[arg-type]
+        agents = local_agents(settings, llm, memory, ProductAgent(products, ProductStore(sessions)))  # type: ignore[arg-type]
+        graph = ChatGraph(agents, settings.agent_timeout_seconds)
+        return cls(llm=llm, memory=memory, products=products, agents=agents, graph=graph,  # type: ignore[arg-type]
+                   _owned=[llm, memory, products])
 
     async def close(self) -> None:
         """Closes what ``local`` opened; handle clients (``_owned`` empty) belong to their deployments."""

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.backends import Backends
+from api.runs.executor import RunExecutor
+from api.runs.worker import RunWorker
+from api.schemas.runs import RunRecord
 from api.store.app_keys import AppKeyStore
 from api.store.assistants import AssistantStore
 from api.store.db import make_engine, make_sessionmaker
 from api.store.migrate import upgrade_to_head
+from api.store.models import Run
 from api.store.products import ProductStore
 from api.store.prompts import PromptStore
+from api.store.runs import RunStore
 from api.store.tenants import TenantStore
 from api.store.threads import ThreadStore
-from api.store.transcript import ThreadTranscript
 from mas.settings import Settings
 
 
@@ -31,20 +35,27 @@ class Services:
     prompts: PromptStore
     threads: ThreadStore
     products: ProductStore
+    runs: RunStore
     backends: Backends
+    executor: RunExecutor = field(init=False)
+    worker: RunWorker | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.executor = RunExecutor(self, self.backends.graph, self.backends.memory)
 
     @classmethod
-    async def open(cls, settings: Settings, backends: Backends | None = None) -> Services:
+    async def open(cls, settings: Settings, backends: Backends | None = None, run_worker: bool | None = None) -> Services:
         """Connect, bring the schema to head, and resolve the JWT secret (generating it on first start).
 
-        Without ``backends`` (in-process) the app opens and owns local ones.
+        Without ``backends`` (in-process) the app opens and owns local ones. ``run_worker``
+        (default: in-process) starts a worker for queued async runs in this process.
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.effective_database_url)
         await upgrade_to_head(engine)
         _ = settings.effective_jwt_secret
         sessions = make_sessionmaker(engine)
-        return cls(
+        services = cls(
             settings=settings,
             engine=engine,
             app_keys=AppKeyStore(sessions),
@@ -53,12 +64,32 @@ class Services:
             prompts=PromptStore(sessions),
             threads=ThreadStore(sessions),
             products=ProductStore(sessions),
-            backends=backends or Backends.local(settings, ThreadTranscript(sessions)),
+            runs=RunStore(sessions),
+            backends=backends or Backends.local(settings, sessions),
         )
+        if run_worker if run_worker is not None else backends is None:
+            services.worker = RunWorker(services.runs, services.executor.execute, settings, webhook_body=run_record_body)
+            services.worker.start()
+        return services
+
+    async def wake_worker(self) -> None:
+        """A run was queued: the worker of this process, or the RunWorker deployment, looks for it now."""
+        if self.worker is not None:
+            self.worker.wake()
+        elif self.backends.worker is not None:
+            await self.backends.worker.wake()
 
     async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.executor.drain()
         await self.backends.close()
         await self.engine.dispose()
+
+
+async def run_record_body(run: Run) -> bytes:
+    """A run webhook's body: the run record, as ``GET /v1/threads/{id}/runs/{run_id}`` shows it."""
+    return RunRecord.of(run).model_dump_json().encode()
 
 
 def get_services(request: Request) -> Services:

@@ -1,7 +1,10 @@
-"""OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models`` over the LLM router (``tenant:chat``).
+"""OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models`` (``tenant:chat``).
 
-The official ``openai`` client works against it unchanged: base_url
-``<api>/v1``, api_key = an access token.
+``model`` is an LLM alias or catalog model (the router answers directly), or
+an assistant id: then the customer's latest messages run the full agent graph
+on the thread named by the ``X-MAS-Thread-ID`` header or the ``user`` field,
+exactly like ``runs/wait`` and ``runs/stream``. The official ``openai`` client
+works against it unchanged: base_url ``<api>/v1``, api_key = an access token.
 """
 
 from __future__ import annotations
@@ -10,14 +13,18 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
-from api.auth import TenantChat
+from api.auth import TenantChat, TenantContext
+from api.errors import ApiError
+from api.routers.runs import failure, start_run
+from api.runs.executor import RunEvent
 from api.schemas.openai_compat import ChatCompletionRequest
-from api.services import ServicesDep
+from api.schemas.runs import RunCreate, RunMessage
+from api.services import Services, ServicesDep
 from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.errors import LLMError
 from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent, ToolCall, ToolSpec, merge_deltas
@@ -108,14 +115,67 @@ async def completion_chunks(first: StreamEvent, rest: AsyncIterator[StreamEvent]
                     body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": _usage(final)}
                     yield f"data: {json.dumps(body)}\n\n"
             event = await anext(rest, None)
-    except LLMError as exc:
+    except (LLMError, ApiError) as exc:  # a failure after the first frame: the status is already sent
         yield f"data: {json.dumps({'error': {'code': exc.code, 'message': exc.message, 'details': exc.details}}, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"
 
 
+def _turn_input(body: ChatCompletionRequest) -> list[RunMessage]:
+    """The customer's messages after the assistant's last one: earlier turns are already in the thread."""
+    latest: list[RunMessage] = []
+    for message in body.messages:
+        if message.role == "assistant":
+            latest = []
+        elif message.role == "user" and message.text().strip():
+            latest.append(RunMessage(role="user", content=message.text()))
+    if not latest:
+        raise ApiError(400, "NO_USER_MESSAGE", "an assistant run needs a user message after the last assistant message")
+    return latest
+
+
+def _graph_response(result: dict[str, Any], assistant_id: str) -> LLMResponse:
+    usage = {"input_tokens": result["input_tokens"], "output_tokens": result["output_tokens"]}
+    return LLMResponse(content=result["response"], model=assistant_id, provider=result["model"] or "mas", usage=usage,
+                       cost_usd=result["cost_usd"], latency_ms=result["processing_time"] * 1000, finish_reason="stop")
+
+
+async def _graph_events(events: AsyncIterator[RunEvent], assistant_id: str) -> AsyncIterator[StreamEvent]:
+    async for event in events:
+        if event.name == "message.delta":
+            yield StreamEvent(delta=event.data["delta"])
+        elif event.name == "run.completed":
+            yield StreamEvent(response=_graph_response(event.data, assistant_id))
+        elif event.name == "run.failed":
+            raise failure(event)
+
+
+async def _assistant_completion(body: ChatCompletionRequest, ctx: TenantContext, services: Services, thread_id: str | None) -> Any:
+    thread_id = thread_id or body.user
+    if not thread_id:
+        raise ApiError(400, "THREAD_REQUIRED", "name the thread to run on with the X-MAS-Thread-ID header or the 'user' field")
+    run = await start_run(services, ctx, thread_id, RunCreate(assistant_id=body.model, input=_turn_input(body)),
+                          "stream" if body.stream else "wait")
+    events = aiter(_graph_events(services.executor.start(run), body.model))
+    if not body.stream:
+        async for event in events:
+            if event.response is not None:
+                return {**completion(event.response), "mas_run": {"run_id": run.run_id, "thread_id": thread_id}}
+    first = await anext(events)  # a run that fails before its first text still gets a proper status and envelope
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(completion_chunks(first, events, body.model, include_usage), media_type="text/event-stream")
+
+
 @router.post("/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, ctx: TenantChat, services: ServicesDep) -> Any:
-    """``model`` is an LLM alias or catalog model (``GET /v1/models``); ``stream: true`` answers with SSE chunks."""
+async def chat_completions(
+    body: ChatCompletionRequest,
+    ctx: TenantChat,
+    services: ServicesDep,
+    x_mas_thread_id: Annotated[str | None, Header(description="The thread an assistant run goes to (else `user`).")] = None,
+) -> Any:
+    """``model`` is an LLM alias or catalog model (``GET /v1/models``), or an assistant id (runs the agent graph);
+    ``stream: true`` answers with SSE chunks."""
+    if await services.assistants.get(ctx.tenant_id, body.model) is not None:
+        return await _assistant_completion(body, ctx, services, x_mas_thread_id)
     request = to_llm_request(body, ctx.tenant_id)
     if not body.stream:
         return completion(await services.backends.llm.complete(request))

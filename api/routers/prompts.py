@@ -42,8 +42,8 @@ async def templates_in_category(category: str, ctx: TenantAdmin, services: Servi
 
 
 @router.post("/validate", response_model=PromptValidateResponse)
-async def validate(body: PromptValidateRequest, ctx: TenantAdmin) -> PromptValidateResponse:
-    issues = validate_prompt_config(body.prompt_config)
+async def validate(body: PromptValidateRequest, ctx: TenantAdmin, services: ServicesDep) -> PromptValidateResponse:
+    issues = validate_prompt_config(body.prompt_config, services.settings.config_dir)
     return PromptValidateResponse(valid=not any(i.severity == "error" for i in issues), issues=issues)
 
 
@@ -150,7 +150,7 @@ async def _append(
     Rollbacks and clones copy content that was already accepted, so they skip the check.
     """
     if check:
-        errors = [i for i in validate_prompt_config(config) if i.severity == "error"]
+        errors = [i for i in validate_prompt_config(config, services.settings.config_dir) if i.severity == "error"]
         if errors:
             raise ApiError(400, "INVALID_PROMPT", "the prompt config breaks the validation rules", {"issues": [e.model_dump() for e in errors]})
     try:

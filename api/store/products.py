@@ -53,3 +53,11 @@ class ProductStore:
         async with self._sessions.begin() as session:
             result = await session.execute(delete(Product).where(Product.tenant_id == tenant_id, Product.product_id == product_id))
             return result.rowcount > 0
+
+    async def services(self, tenant_id: str) -> list[dict[str, Any]]:
+        """Every product's id, name and aliases: what the intent agent matches a customer's words against."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Product.product_id, Product.name, Product.aliases).where(Product.tenant_id == tenant_id)
+            )
+            return [{"product_id": pid, "name": name, "aliases": aliases or []} for pid, name, aliases in rows]

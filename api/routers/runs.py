@@ -1,0 +1,140 @@
+"""Runs of the agent graph on a thread (``tenant:chat``): wait, stream (SSE), async (queued, webhook), suggestions."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, status
+from fastapi.responses import StreamingResponse
+
+from api.auth import TenantChat, TenantContext
+from api.errors import ApiError, found
+from api.runs.executor import RunEvent
+from api.schemas.runs import AsyncRunAccepted, AsyncRunCreate, RunCreate, RunRecord, RunResult, RunStatus, SuggestionResult
+from api.services import Services, ServicesDep
+from api.store.models import Run
+
+router = APIRouter(prefix="/v1/threads", tags=["runs"])
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def _check_target(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate) -> None:
+    found(await services.threads.get(ctx.tenant_id, thread_id), "thread", thread_id)
+    found(await services.assistants.get(ctx.tenant_id, body.assistant_id), "assistant", body.assistant_id)
+
+
+def _run_fields(body: RunCreate) -> dict[str, Any]:
+    return {
+        "assistant_id": body.assistant_id,
+        "input": [message.model_dump(mode="json") for message in body.input],
+        "metadata": body.metadata,
+        "requested_model": body.model,
+    }
+
+
+async def start_run(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate, mode: str) -> Run:
+    """Takes the thread's lease (else 409 THREAD_BUSY) and stores the run as running."""
+    await _check_target(services, ctx, thread_id, body)
+    run_id = str(uuid.uuid4())
+    if not await services.runs.acquire_thread(ctx.tenant_id, thread_id, run_id, services.settings.run_lease_seconds):
+        raise ApiError(409, "THREAD_BUSY", f"thread '{thread_id}' has a run in progress; retry when it has finished",
+                       headers={"Retry-After": "1"})
+    try:
+        return await services.runs.create(ctx.tenant_id, thread_id, run_id=run_id, mode=mode, webhook_url=None,
+                                          status="running", **_run_fields(body))
+    except BaseException:
+        await services.runs.release_thread(ctx.tenant_id, thread_id, run_id)
+        raise
+
+
+def refuse_private_webhook(host: str) -> None:
+    """400 for a webhook aimed at this machine or a private network (SSRF), unless MAS_WEBHOOK_ALLOW_PRIVATE.
+
+    Checks the host as written: a public name that resolves to a private address is the network's to block.
+    """
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        private = host.lower() == "localhost" or host.lower().endswith(".localhost")
+    else:
+        private = not address.is_global
+    if private:
+        raise ApiError(400, "WEBHOOK_URL_NOT_ALLOWED", f"webhooks may not target '{host}' (a private or loopback address)")
+
+
+def failure(event: RunEvent) -> ApiError:
+    error = event.data["error"]
+    return ApiError(event.status, error["code"], error["message"], error.get("details"))
+
+
+@router.post("/{thread_id}/runs/wait", response_model=RunResult)
+async def run_wait(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> dict[str, Any]:
+    run = await start_run(services, ctx, thread_id, body, "wait")
+    async for event in services.executor.start(run):
+        if event.name == "run.completed":
+            return event.data
+        if event.name == "run.failed":
+            raise failure(event)
+    raise RuntimeError("the run ended without an outcome")
+
+
+def sse(event: RunEvent) -> str:
+    return f"event: {event.name}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
+
+
+@router.post("/{thread_id}/runs/stream", response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}}, "description": "run.started, agent.completed, "
+                              "message.delta, then run.completed or run.failed"}})
+async def run_stream(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> StreamingResponse:
+    """Server-sent events; the run goes on (and its reply is stored) even if the client disconnects."""
+    run = await start_run(services, ctx, thread_id, body, "stream")
+
+    async def frames(events: AsyncIterator[RunEvent]) -> AsyncIterator[str]:
+        async for event in events:
+            yield sse(event)
+
+    return StreamingResponse(frames(services.executor.start(run)), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.post("/{thread_id}/runs/async", response_model=AsyncRunAccepted, status_code=status.HTTP_202_ACCEPTED)
+async def run_async(thread_id: str, body: AsyncRunCreate, ctx: TenantChat, services: ServicesDep) -> AsyncRunAccepted:
+    """Stored before the 202; a worker runs it (waiting while the thread is busy) and POSTs the webhook."""
+    await _check_target(services, ctx, thread_id, body)
+    if body.webhook_url is not None and not services.settings.webhook_allow_private:
+        refuse_private_webhook(body.webhook_url.host or "")
+    run = await services.runs.create(ctx.tenant_id, thread_id, mode="async", status="queued",
+                                     webhook_url=str(body.webhook_url) if body.webhook_url else None, **_run_fields(body))
+    await services.wake_worker()
+    return AsyncRunAccepted(run_id=run.run_id, thread_id=thread_id, status="queued", created_at=run.created_at)
+
+
+async def _run(services: Services, ctx: TenantContext, thread_id: str, run_id: str) -> Run:
+    return found(await services.runs.get(ctx.tenant_id, thread_id, run_id), "run", run_id)
+
+
+@router.get("/{thread_id}/runs/{run_id}/status", response_model=RunStatus)
+async def run_status(thread_id: str, run_id: str, ctx: TenantChat, services: ServicesDep) -> RunStatus:
+    return RunStatus.model_validate(await _run(services, ctx, thread_id, run_id), from_attributes=True)
+
+
+@router.get("/{thread_id}/runs/{run_id}", response_model=RunRecord)
+async def run_record(thread_id: str, run_id: str, ctx: TenantChat, services: ServicesDep) -> RunRecord:
+    """The run with its input, per-agent results and timings, tokens, cost, model and webhook delivery."""
+    return RunRecord.of(await _run(services, ctx, thread_id, run_id))
+
+
+@router.post("/{thread_id}/runs/suggestion", response_model=SuggestionResult)
+async def suggestion(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> SuggestionResult:
+    """Three replies a human agent could send next; nothing is sent or stored."""
+    await _check_target(services, ctx, thread_id, body)
+    draft = Run(run_id=str(uuid.uuid4()), tenant_id=ctx.tenant_id, thread_id=thread_id, assistant_id=body.assistant_id,
+                input=_run_fields(body)["input"], requested_model=body.model)
+    suggestions = await services.executor.suggest(draft)
+    return SuggestionResult(thread_id=thread_id, response=suggestions.replies, model=suggestions.model,
+                            input_tokens=suggestions.input_tokens, output_tokens=suggestions.output_tokens,
+                            cost_usd=suggestions.cost_usd)

@@ -1,0 +1,214 @@
+"""Executes a stored run: reads the turn's context, holds the thread lease, runs the graph, stores the outcome.
+
+The same code runs ``wait`` and ``stream`` runs in the replica that accepted
+them and ``async`` runs in a worker. The graph runs in its own task, so a
+client that disconnects from a stream does not stop the run: its reply is
+stored either way. The customer's input and the reply are written together,
+with the run's completion, in one transaction; the memory write follows in
+the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from agents.graph import AgentUnavailable, GraphEvent, TurnInput, TurnResult
+from agents.intent import CatalogService
+from agents.sales import AssistantProfile, CustomerProfile, Suggestions
+from api.errors import ApiError
+from api.store.models import Run
+from api.store.transcript import message_text
+from llm.errors import LLMError
+from memory.types import TurnMessage
+
+log = logging.getLogger("mas.runs")
+RECENT_MESSAGES = 20
+CATALOG_TTL_S = 30.0
+_PUBLIC_AGENTS = ("sentiment", "intent", "memory", "products", "sales")
+
+
+class Graph(Protocol):
+    def run(self, turn: TurnInput) -> AsyncIterator[GraphEvent]: ...
+
+    async def suggest(self, turn: TurnInput) -> Suggestions: ...
+
+
+class MemoryWriter(Protocol):
+    async def remember_turn(self, tenant_id: str, thread_id: str, messages: list[TurnMessage]) -> Any: ...
+
+
+@dataclass
+class RunEvent:
+    """What a run reports as it goes: the SSE event name and its JSON body."""
+
+    name: str
+    data: dict[str, Any]
+    status: int = 200
+
+
+def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """The status and envelope ``error`` object a failed run reports (LLM errors keep theirs)."""
+    if isinstance(exc, LLMError):
+        return exc.status, {"code": exc.code, "message": exc.message, "details": exc.details}
+    if isinstance(exc, ApiError):
+        return exc.status, {"code": exc.code, "message": exc.message, "details": exc.details}
+    if isinstance(exc, AgentUnavailable):
+        return 503, {"code": "AGENT_UNAVAILABLE", "message": str(exc), "details": {"agent": exc.agent}}
+    return 500, {"code": "INTERNAL_ERROR", "message": "the run failed unexpectedly", "details": {}}
+
+
+def run_input_text(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(text for m in messages if m["role"] == "user" and (text := message_text(m["content"])))
+
+
+def result_body(run: Run, result: TurnResult, processing_time: float) -> dict[str, Any]:
+    steps = {name: step.model_dump(mode="json", exclude={"agent"}) for name, step in result.agents.items()}
+    agents = {"compliance": {"input": steps.get("compliance_input"), "output": steps.get("compliance_output")}}
+    agents.update({name: steps[name] for name in _PUBLIC_AGENTS if name in steps})
+    return {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "status": "completed",
+        "response": result.response,
+        "model": result.model,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost_usd": result.cost_usd,
+        "processing_time": round(processing_time, 3),
+        "invitation": result.invitation.model_dump(mode="json"),
+        "blocked": result.blocked,
+        "agents": agents,
+    }
+
+
+class RunExecutor:
+    def __init__(self, services: Any, graph: Graph, memory: MemoryWriter) -> None:
+        self._services = services
+        self._graph = graph
+        self._memory = memory
+        self._catalogs: dict[str, tuple[float, list[CatalogService]]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def _lease_s(self) -> float:
+        return self._services.settings.run_lease_seconds
+
+    async def turn(self, run: Run) -> TurnInput:
+        """The graph's input for ``run``: the assistant, its active prompt, the customer, the catalog, recent messages."""
+        services, tenant = self._services, run.tenant_id
+        thread = await services.threads.get(tenant, run.thread_id)
+        assistant = await services.assistants.get(tenant, run.assistant_id)
+        if thread is None or assistant is None:
+            missing = "thread" if thread is None else "assistant"
+            raise ApiError(404, f"{missing.upper()}_NOT_FOUND", f"the run's {missing} no longer exists")
+        prompt = await services.prompts.active(tenant, assistant.assistant_id)
+        recent = await services.threads.messages(tenant, run.thread_id, RECENT_MESSAGES)
+        return TurnInput(
+            run_id=run.run_id,
+            tenant_id=tenant,
+            thread_id=run.thread_id,
+            text=run_input_text(run.input),
+            recent=[message_text(m.content) for m in reversed(recent or []) if m.role == "user"],
+            assistant=AssistantProfile.model_validate(assistant, from_attributes=True),
+            prompt=prompt.config if prompt else {"personality_prompt": assistant.personality},
+            customer=CustomerProfile.model_validate(thread, from_attributes=True),
+            catalog=await self._catalog(tenant),
+            model=run.requested_model,
+            now=datetime.now(timezone.utc),
+        )
+
+    async def _catalog(self, tenant_id: str) -> list[CatalogService]:
+        """The tenant's services for intent matching, re-read at most every CATALOG_TTL_S."""
+        cached = self._catalogs.get(tenant_id)
+        if cached is not None and time.monotonic() - cached[0] < CATALOG_TTL_S:
+            return cached[1]
+        services = [CatalogService(**row) for row in await self._services.products.services(tenant_id)]
+        self._catalogs[tenant_id] = (time.monotonic(), services)
+        return services
+
+    async def suggest(self, run: Run) -> Suggestions:
+        """Replies a human agent could send for ``run``'s input (an unsaved run: nothing is stored)."""
+        return await self._graph.suggest(await self.turn(run))
+
+    def start(self, run: Run) -> AsyncIterator[RunEvent]:
+        """Runs ``run`` (its thread lease already held) in a task of its own; iterate to follow it."""
+        queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
+        self._spawn(self._execute(run, queue.put_nowait))
+
+        async def follow() -> AsyncIterator[RunEvent]:
+            while (event := await queue.get()) is not None:
+                yield event
+
+        return follow()
+
+    async def execute(self, run: Run) -> None:
+        """Runs ``run`` to its end: the async worker's entry point (the worker holds and renews the thread lease)."""
+        await self._execute(run, lambda event: None, keep_lease=False)
+
+    async def _execute(self, run: Run, emit: Callable[[RunEvent | None], None], keep_lease: bool = True) -> None:
+        store, started = self._services.runs, time.perf_counter()
+        keeper = asyncio.create_task(self._keep_lease(run)) if keep_lease else None
+        try:
+            emit(RunEvent("run.started", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "running"}))
+            result = await self._run_graph(await self.turn(run), emit)
+            body = result_body(run, result, time.perf_counter() - started)
+            messages = [{"role": m["role"], "content": m["content"]} for m in run.input]
+            await store.complete(run, result=body, model=result.model, input_tokens=result.input_tokens,
+                                 output_tokens=result.output_tokens, cost_usd=result.cost_usd,
+                                 messages=[*messages, {"role": "assistant", "content": result.response}])
+            emit(RunEvent("run.completed", body))
+            self._spawn(self._remember(run, result.response))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            status, error = error_body(exc)
+            if status >= 500 and not isinstance(exc, (LLMError, AgentUnavailable)):
+                log.exception("run %s of tenant %s failed", run.run_id, run.tenant_id)
+            await store.fail(run, {**error, "status": status})
+            emit(RunEvent("run.failed", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "failed", "error": error}, status))
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+            emit(None)
+
+    async def _run_graph(self, turn: TurnInput, emit: Callable[[RunEvent | None], None]) -> TurnResult:
+        async for event in self._graph.run(turn):
+            if event.kind == "agent" and event.step is not None:
+                emit(RunEvent("agent.completed", event.step.model_dump(mode="json")))
+            elif event.kind == "delta":
+                emit(RunEvent("message.delta", {"delta": event.delta}))
+            elif event.result is not None:
+                return event.result
+        raise RuntimeError("the graph ended without a result")
+
+    async def _keep_lease(self, run: Run) -> None:
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            if not await self._services.runs.renew_thread(run.tenant_id, run.thread_id, run.run_id, self._lease_s):
+                log.warning("run %s of tenant %s lost its thread lease", run.run_id, run.tenant_id)
+                return
+
+    async def _remember(self, run: Run, reply: str) -> None:
+        turn = [TurnMessage(role=m["role"], content=text) for m in run.input if (text := message_text(m["content"]))]
+        try:
+            await self._memory.remember_turn(run.tenant_id, run.thread_id, [*turn, TurnMessage(role="assistant", content=reply)])
+        except Exception:
+            log.exception("memory write after run %s of tenant %s failed", run.run_id, run.tenant_id)
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        """Lets runs in flight finish (at shutdown); whatever is left is cancelled and its lease expires."""
+        if self._background:
+            _, pending = await asyncio.wait(set(self._background), timeout=timeout_s)
+            for task in pending:
+                task.cancel()

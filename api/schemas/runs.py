@@ -1,0 +1,121 @@
+"""Runs of the agent graph on a thread: request bodies and the run record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, model_validator
+
+from agents.intent import Invitation
+from api.schemas.common import StrictModel
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+MediaUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+
+
+class TextPart(StrictModel):
+    type: Literal["text"]
+    content: Text
+
+
+class MediaPart(StrictModel):
+    type: Literal["input_image", "input_audio"]
+    content: MediaUrl = Field(description="An http(s) URL of the image or audio.")
+
+
+class RunMessage(StrictModel):
+    role: Literal["user", "assistant", "system"]
+    content: Text | Annotated[list[TextPart | MediaPart], Field(min_length=1, max_length=20)]
+
+
+class RunCreate(StrictModel):
+    assistant_id: str = Field(min_length=1, max_length=36)
+    input: list[RunMessage] = Field(min_length=1, max_length=50)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    model: str | None = Field(None, max_length=100, description="An LLM alias or model for the reply; default: the prompt's.")
+
+    @model_validator(mode="after")
+    def _needs_a_user_message(self) -> RunCreate:
+        if not any(message.role == "user" for message in self.input):
+            raise ValueError("'input' needs at least one user message")
+        return self
+
+
+class AsyncRunCreate(RunCreate):
+    webhook_url: AnyHttpUrl | None = Field(None, description="POSTed the run record when it ends, signed with X-MAS-Signature.")
+
+
+class RunResult(BaseModel):
+    """The body of ``runs/wait``, of the stream's ``run.completed``, and ``result`` of the run record."""
+
+    run_id: str
+    thread_id: str
+    status: Literal["completed"]
+    response: str
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    processing_time: float = Field(description="Seconds from the start of execution to the stored reply.")
+    invitation: Invitation
+    blocked: bool = Field(description="Input compliance blocked the message: the response is a safe reply, no LLM was called.")
+    agents: dict[str, Any] = Field(description="Per agent: status (ok, degraded, skipped), latency_ms, output, reason.")
+
+
+class AsyncRunAccepted(BaseModel):
+    run_id: str
+    thread_id: str
+    status: Literal["queued"]
+    created_at: datetime
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    thread_id: str
+    status: Literal["queued", "running", "completed", "failed"]
+    created_at: datetime
+    updated_at: datetime
+    error: dict[str, Any] | None = None
+
+
+class Webhook(BaseModel):
+    url: str
+    status: str
+    attempts: int
+    error: str | None = None
+
+
+class RunRecord(RunStatus):
+    assistant_id: str | None
+    mode: Literal["wait", "stream", "async"]
+    input: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    requested_model: str | None
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    attempts: int = Field(description="Executions started: more than one when a worker died and another took the run over.")
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: RunResult | None
+    webhook: Webhook | None
+
+    @classmethod
+    def of(cls, run: Any) -> RunRecord:
+        """The record of a stored ``api.store.models.Run``."""
+        webhook = None
+        if run.webhook_url:
+            webhook = Webhook(url=run.webhook_url, status=run.webhook_status, attempts=run.webhook_attempts, error=run.webhook_error)
+        fields = {name: getattr(run, name) for name in cls.model_fields if name not in ("metadata", "webhook")}
+        return cls.model_validate({**fields, "metadata": run.metadata_, "webhook": webhook})
+
+
+class SuggestionResult(BaseModel):
+    thread_id: str
+    response: list[str] = Field(description="Replies a human agent could send, each checked by output compliance.")
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
