@@ -6,6 +6,7 @@ from typing import Any
 
 from ray.serve import Application
 
+from deployments.agents import Compliance, Intent, RunWorker, Sales, Sentiment, Workflow
 from deployments.ingress import Ingress
 from deployments.llm_router import LLMRouter
 from deployments.memory import Memory, Product
@@ -25,4 +26,14 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         llm_router = LLMRouter.bind(vllm_server=vllm, vllm_provider=args.get("vllm_provider", "vllm"))
     else:
         llm_router = LLMRouter.bind()
-    return Ingress.bind(llm_router=llm_router, memory=Memory.bind(llm_router), product=Product.bind())
+    agents = {
+        "compliance": Compliance.bind(),
+        "sentiment": Sentiment.bind(llm_router),
+        "intent": Intent.bind(),
+        "memory": Memory.bind(llm_router),
+        "product": Product.bind(),
+        "sales": Sales.bind(llm_router),
+    }
+    workflow = Workflow.bind(**agents)
+    worker = RunWorker.bind(llm_router=llm_router, workflow=workflow, **agents)
+    return Ingress.bind(llm_router=llm_router, workflow=workflow, worker=worker, **agents)

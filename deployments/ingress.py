@@ -7,8 +7,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from api.app import create_app
-from api.backends import Backends
-from deployments.handles import HandleClient
+from deployments.agents import handle_backends
 from mas.settings import Settings
 
 
@@ -17,13 +16,10 @@ from mas.settings import Settings
 class Ingress:
     """Builds the app inside the replica (late-bound), so nothing heavy is pickled with the class."""
 
-    def __init__(self, llm_router: DeploymentHandle, memory: DeploymentHandle, product: DeploymentHandle) -> None:
+    def __init__(self, **handles: DeploymentHandle) -> None:
+        """``handles``: every deployment the API calls, by name (``deployments.app.build_app``)."""
         self._settings = Settings()
-        self._backends = Backends(
-            llm=HandleClient(llm_router, streams=frozenset({"stream"})),  # type: ignore[arg-type]
-            memory=HandleClient(memory),  # type: ignore[arg-type]
-            products=HandleClient(product),  # type: ignore[arg-type]
-        )
+        self._backends = handle_backends(handles)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_app(self._settings, behind_serve_proxy=True, backends=self._backends)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from agents.product import ProductAgent, ProductQuery, ProductResult
 from agents.summariser import summarise_with
 from api.store.db import make_engine, make_sessionmaker
+from api.store.products import ProductStore
 from api.store.transcript import ThreadTranscript
 from deployments.forwarding import Serves
 from deployments.handles import HandleClient
@@ -31,10 +33,17 @@ class Memory(Serves):
 
 @serve.deployment(name="Product")
 class Product(Serves):
-    """``ProductIndex``: the tenants' product search index; the relational catalog stays with the API."""
+    """``ProductIndex`` (the tenants' product search index) and the Product agent's ``retrieve`` over it,
+    which reads each hit back from the relational catalog."""
 
     async def __init__(self) -> None:
+        self._engine = make_engine(Settings().effective_database_url)
         self.target = await ProductIndex.open(MemorySettings())
+        self._agent = ProductAgent(self.target, ProductStore(make_sessionmaker(self._engine)))
+
+    async def retrieve(self, request: ProductQuery) -> ProductResult:
+        return await self._agent.retrieve(request)
 
     async def __del__(self) -> None:
         await self.target.close()
+        await self._engine.dispose()

@@ -2,87 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from tests.serve.service import Running, mas_started
+
 pytestmark = pytest.mark.serve
 
-START_TIMEOUT_S = 240
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _raylet_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-x", "raylet"], capture_output=True, text=True).stdout
-    return {int(pid) for pid in out.split()}
-
-
-@dataclass
-class Running:
-    process: subprocess.Popen[bytes]
-    api: str
-    dashboard: str
-    data_dir: Path
-    log: Path
+DEPLOYMENTS = ["Ingress", "LLMRouter", "Memory", "Product", "Workflow", "Compliance", "Sentiment", "Intent", "Sales", "RunWorker"]
 
 
 @pytest.fixture(scope="module", params=["serve", "haproxy"])
 def mas_service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """`mas start` with each HTTP proxy it offers."""
-    data_dir = tmp_path_factory.mktemp("mas-serve")
-    log = data_dir / "start.log"
-    api_port, dashboard_port = _free_port(), _free_port()
-    env = {**os.environ, "MAS_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-    env.pop("MAS_DATABASE_URL", None)
-    before = _raylet_pids()
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mas.cli", "start", "--port", str(api_port), "--dashboard-port", str(dashboard_port),
-             "--proxy", request.param],
-            stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
-    running = Running(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dashboard_port}", data_dir, log)
-    try:
-        _wait_for_banner(running)
+    with mas_started(tmp_path_factory.mktemp("mas-serve"), request.param) as running:
         yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        leaked = _raylet_pids() - before
-        if leaked:
-            subprocess.run(["ray", "stop", "--force"], capture_output=True)
-        assert not leaked, f"raylet still running after mas start stopped: {leaked}"
-
-
-def _wait_for_banner(running: Running) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if "MAS is running" in running.log.read_text(errors="replace"):
-            return
-        if running.process.poll() is not None:
-            break
-        time.sleep(1)
-    pytest.fail(f"mas start did not come up; log:\n{running.log.read_text(errors='replace')[-5000:]}")
 
 
 def test_banner_tells_a_newcomer_where_everything_is(mas_service: Running) -> None:
@@ -150,12 +87,6 @@ def test_llm_memory_and_products_answer_through_their_own_deployments(mas_servic
 
 
 def test_dashboard_shows_the_application_running(mas_service: Running) -> None:
-    token_file = Path.home() / ".ray" / "auth_token"
-    headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"} if token_file.exists() else {}
-    details = httpx.get(f"{mas_service.dashboard}/api/serve/applications/", headers=headers, timeout=30)
-    assert details.status_code == 200, details.text[:500]
-    app = details.json()["applications"]["mas"]
+    app = mas_service.serve_details()
     assert app["status"] == "RUNNING"
-    assert {name: d["status"] for name, d in app["deployments"].items()} == dict.fromkeys(
-        ["Ingress", "LLMRouter", "Memory", "Product"], "HEALTHY"
-    )
+    assert {name: d["status"] for name, d in app["deployments"].items()} == dict.fromkeys(DEPLOYMENTS, "HEALTHY")

@@ -1,0 +1,161 @@
+"""The agent graph on a real local Ray Serve cluster (`mas start`): a conversation of several turns over HTTP
+(wait, stream, async) and an async run that outlives the worker process executing it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from mas.settings import REPO_ROOT
+from tests.llm.fake_servers import FakeOpenAIServer, Reply
+from tests.serve.service import Running, mas_started
+
+pytestmark = pytest.mark.serve
+
+VIOLATING_DRAFT = "您好！我们的水光针效果是全国最好的，保证无副作用。欢迎来店面诊。"
+CATALOG = [
+    {"product_id": "hydra", "name": "补水嫩肤疗程", "category": "皮肤管理", "description": "深层补水，改善干燥暗沉", "price": 980,
+     "indications": ["皮肤干燥"], "aliases": ["水光针"]},
+    {"product_id": "lift", "name": "射频紧致提升", "category": "抗衰", "description": "改善松弛和细纹", "price": 6800, "aliases": ["热玛吉"]},
+]
+
+
+def models_config(path: Path) -> Path:
+    """The shipped catalog plus a scripted upstream (the violating draft) and a slow simulated model."""
+    catalog = yaml.safe_load((REPO_ROOT / "configs" / "models.yaml").read_text())
+    catalog["providers"].append({"name": "scripted", "type": "openai_compatible",
+                                 "api_key_env": "TEST_SCRIPTED_KEY", "base_url_env": "TEST_SCRIPTED_URL"})
+    catalog["models"] += [
+        {"name": "scripted-llm", "provider": "scripted", "context_window": 32000},
+        {"name": "slow-chat", "provider": "simulated", "context_window": 32768,
+         "options": {"ttft_ms": 6000, "tokens_per_s": 20, "output_tokens": 40}},
+    ]
+    path.write_text(yaml.safe_dump(catalog, allow_unicode=True))
+    return path
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data_dir = tmp_path_factory.mktemp("mas-graph")
+    with FakeOpenAIServer() as upstream:
+        upstream.script(Reply(text=VIOLATING_DRAFT))
+        env = {
+            "MAS_MODELS_CONFIG": str(models_config(data_dir / "models.yaml")),
+            "TEST_SCRIPTED_KEY": "sk-test", "TEST_SCRIPTED_URL": f"{upstream.url}/v1",
+            "MAS_RUN_LEASE_SECONDS": "3", "MAS_WORKER_POLL_SECONDS": "0.5",
+        }
+        with mas_started(data_dir, env=env) as running:
+            yield running
+
+
+class Brand:
+    """One tenant's view of the running service."""
+
+    def __init__(self, service: Running, http: httpx.Client, tenant_id: str) -> None:
+        self.http = http
+        auth = {"Authorization": f"Bearer {service.token(http)}"}
+        assert http.post("/v1/tenants/sync", headers=auth, json={"tenant_id": tenant_id, "tenant_name": "光彩医美"}).status_code in (200, 201)
+        self.headers = {**auth, "X-Tenant-ID": tenant_id}
+
+    def call(self, method: str, url: str, status: int = 200, **kwargs: Any) -> Any:
+        response = self.http.request(method, url, headers=self.headers, **kwargs)
+        assert response.status_code == status, response.text
+        return response.json()
+
+    def assistant(self, **fields: Any) -> str:
+        body = {"assistant_name": "小雅", "personality": "耐心", "occupation": "皮肤管理顾问", "industry": "医美", **fields}
+        return self.call("POST", "/v1/assistants", 201, json=body)["assistant_id"]
+
+    def thread(self, assistant_id: str) -> str:
+        return self.call("POST", "/v1/threads", 201, json={"assistant_id": assistant_id, "nickname": "Lily"})["thread_id"]
+
+
+def until(check: Callable[[], Any], timeout_s: float = 60.0, every_s: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(every_s)
+    pytest.fail("timed out waiting")
+
+
+def body(assistant_id: str, text: str) -> dict[str, Any]:
+    return {"assistant_id": assistant_id, "input": [{"role": "user", "content": text}]}
+
+
+def finished(brand: Brand, thread_id: str, run_id: str) -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        status = brand.call("GET", f"/v1/threads/{thread_id}/runs/{run_id}/status")
+        return status if status["status"] in ("completed", "failed") else None
+
+    return check
+
+
+def test_a_conversation_of_several_turns_runs_the_graph_across_deployments(service: Running) -> None:
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        brand = Brand(service, http, "graph-brand")
+        assert brand.call("POST", "/v1/products/import", json=CATALOG)["failed"] == []
+        assistant_id = brand.assistant(address="上海市静安区南京西路1号")
+        thread_id = brand.thread(assistant_id)
+        runs = f"/v1/threads/{thread_id}/runs"
+
+        first = brand.call("POST", f"{runs}/wait", json=body(assistant_id, "我对玻尿酸过敏，皮肤干燥，想补水"))
+        assert first["agents"]["products"]["output"]["products"][0]["product_id"] == "hydra"
+        assert "补水嫩肤疗程" in first["response"]
+        until(lambda: brand.call("GET", "/v1/memory/search", params={"thread_id": thread_id, "q": "过敏"})["results"])
+
+        with http.stream("POST", f"{runs}/stream", headers=brand.headers,
+                         json=body(assistant_id, "明天下午3点可以来面诊吗？我叫王芳，电话13912345678")) as response:
+            assert response.status_code == 200
+            events = [(frame.split("\n")[0].removeprefix("event: "), json.loads(frame.split("\n")[1].removeprefix("data: ")))
+                      for frame in response.read().decode().strip().split("\n\n")]
+        assert events[0][0] == "run.started" and events[-1][0] == "run.completed"
+        assert len([name for name, _ in events if name == "agent.completed"]) == 7
+        second = events[-1][1]
+        assert "".join(data["delta"] for name, data in events if name == "message.delta") == second["response"]
+        assert second["invitation"]["status"] == 1 and second["invitation"]["phone"] == "13912345678"
+        assert any("过敏" in m["memory"]["text"] for m in second["agents"]["memory"]["output"]["memories"])
+
+        accepted = brand.call("POST", f"{runs}/async", 202, json=body(assistant_id, "热玛吉大概多少钱？"))
+        assert until(finished(brand, thread_id, accepted["run_id"]))["status"] == "completed"
+        third = brand.call("GET", f"{runs}/{accepted['run_id']}")["result"]
+        assert "射频紧致提升" in third["response"]
+        assert len(brand.call("GET", f"/v1/threads/{thread_id}/messages")["messages"]) == 6
+
+        scripted = brand.assistant(model="scripted-llm")
+        rewritten = brand.call("POST", f"/v1/threads/{brand.thread(scripted)}/runs/wait", json=body(scripted, "水光针效果怎么样？"))
+        for claim in ("最好", "保证", "无副作用"):
+            assert claim not in rewritten["response"]
+        assert "欢迎来店面诊" in rewritten["response"] and rewritten["model"] == "scripted-llm"
+        assert rewritten["agents"]["compliance"]["output"]["output"]["verdict"] == "rewritten"
+
+
+def test_an_async_run_completes_after_the_process_executing_it_is_killed(service: Running) -> None:
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        brand = Brand(service, http, "graph-crash")
+        slow = brand.assistant(model="slow-chat")
+        thread_id = brand.thread(slow)
+        accepted = brand.call("POST", f"/v1/threads/{thread_id}/runs/async", 202, json=body(slow, "你好，想咨询一下"))
+        status_url = f"/v1/threads/{thread_id}/runs/{accepted['run_id']}/status"
+        until(lambda: brand.call("GET", status_url)["status"] == "running")
+
+        (replica,) = service.serve_details()["deployments"]["RunWorker"]["replicas"]
+        os.kill(replica["pid"], signal.SIGKILL)  # the worker executing the run dies mid-run
+
+        done = until(finished(brand, thread_id, accepted["run_id"]), timeout_s=120)
+        assert done["status"] == "completed", done
+        record = brand.call("GET", f"/v1/threads/{thread_id}/runs/{accepted['run_id']}")
+        assert record["attempts"] == 2 and record["result"]["response"]
+        messages = brand.call("GET", f"/v1/threads/{thread_id}/messages")["messages"]
+        assert [m["role"] for m in messages] == ["assistant", "user"]  # stored once, not once per attempt
+        new_replica = until(lambda: service.serve_details()["deployments"]["RunWorker"]["replicas"])
+        assert new_replica[0]["pid"] != replica["pid"]
