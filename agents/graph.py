@@ -168,15 +168,18 @@ class _OutputGuard:
         self._channel = channel
         self.violations: list[Violation] = []
         self.checked = 0
+        self.elapsed_ms = 0.0
 
     async def clean(self, sentence: str) -> str:
         if not sentence.strip():
             return sentence
+        started = time.perf_counter()
         try:
             verdict = await self._compliance.check(ComplianceInput(text=sentence, channel=self._channel, direction="output"))
         except Exception as exc:
             raise AgentUnavailable("compliance", f"{type(exc).__name__}: {exc}") from exc
         self.checked += 1
+        self.elapsed_ms += _elapsed_ms(started)
         if verdict.verdict == "approved":
             return sentence
         self.violations.extend(verdict.violations)
@@ -243,20 +246,23 @@ class ChatGraph:
             "model": final.model, "provider": final.provider, "attempts": [a.model_dump() for a in final.attempts],
             "regenerated": regenerated,
         }))
-        yield record(AgentStep(agent="compliance_output", status="ok", latency_ms=0, output={
+        yield record(AgentStep(agent="compliance_output", status="ok", latency_ms=round(guard.elapsed_ms, 2), output={
             "verdict": "approved" if not guard.violations else "rewritten",
             "sentences_checked": guard.checked,
             "violations": [_dump(v) for v in guard.violations],
         }))
+        # Every LLM call of the turn: the reply (and its regeneration), and sentiment in LLM mode.
         sentiment: SentimentResult | None = findings.get("sentiment")
-        usage_sources = [*(r.usage for r in responses)]
+        calls = [(r.usage.input_tokens, r.usage.output_tokens, r.cost_usd) for r in responses]
+        if sentiment is not None:
+            calls.append((sentiment.input_tokens, sentiment.output_tokens, sentiment.cost_usd))
         yield GraphEvent(kind="completed", result=TurnResult(
             response=reply.strip(),
             model=final.model,
             provider=final.provider,
-            input_tokens=sum(u.input_tokens for u in usage_sources) + (sentiment.input_tokens if sentiment else 0),
-            output_tokens=sum(u.output_tokens for u in usage_sources) + (sentiment.output_tokens if sentiment else 0),
-            cost_usd=round(sum(r.cost_usd for r in responses) + (sentiment.cost_usd if sentiment else 0.0), 8),
+            input_tokens=sum(call[0] for call in calls),
+            output_tokens=sum(call[1] for call in calls),
+            cost_usd=round(sum(call[2] for call in calls), 8),
             invitation=findings["intent"].invitation if findings.get("intent") else Invitation(),
             agents=steps,
         ))

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from memory.types import ScoredProduct
+from memory.types import ProductDoc, ScoredProduct
 
 
 class ProductQuery(BaseModel):
@@ -20,14 +20,9 @@ class ProductQuery(BaseModel):
     k: int = Field(default=3, ge=1, le=20)
 
 
-class ProductPick(BaseModel):
-    product_id: str
-    name: str
-    category: str = ""
-    description: str = ""
-    price: float | None = None
-    indications: list[str] = []
-    contraindications: list[str] = []
+class ProductPick(ProductDoc):
+    """A catalog product, as the catalog has it now, with its search score."""
+
     score: float
 
 
@@ -58,8 +53,5 @@ class ProductAgent:
         )
 
 
-_CATALOG_FIELDS = tuple(name for name in ProductPick.model_fields if name != "score")
-
-
 def _pick(row: Any, score: float) -> ProductPick:
-    return ProductPick(score=score, **{name: getattr(row, name) for name in _CATALOG_FIELDS})
+    return ProductPick(score=score, **{name: getattr(row, name) for name in ProductDoc.model_fields})
