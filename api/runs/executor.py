@@ -63,8 +63,21 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, {"code": "INTERNAL_ERROR", "message": "the run failed unexpectedly", "details": {}}
 
 
+_MEDIA_MARKS = {"input_image": "[图片]", "input_audio": "[语音]"}
+
+
 def run_input_text(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(text for m in messages if m["role"] == "user" and (text := message_text(m["content"])))
+    """What the agents read of the customer's messages: their text, with a mark where an image or audio was sent."""
+    parts = []
+    for message in messages:
+        if message["role"] != "user":
+            continue
+        content = message["content"]
+        if isinstance(content, str):
+            parts.append(content)
+        else:
+            parts.extend(part["content"] if part["type"] == "text" else _MEDIA_MARKS[part["type"]] for part in content)
+    return "\n".join(part for part in parts if part.strip())
 
 
 def result_body(run: Run, result: TurnResult, processing_time: float) -> dict[str, Any]:

@@ -222,3 +222,12 @@ async def test_webhooks_to_private_addresses_are_refused(chat: Chat, url: str) -
     response = await chat.client.post(chat.url("runs/async"), json=chat.body("你好", webhook_url=url))
     assert_error(response, 400, "WEBHOOK_URL_NOT_ALLOWED")
     assert (await chat.client.expect(200, "GET", chat.url("messages")))["messages"] == []
+
+
+async def test_a_message_with_only_an_image_still_gets_a_reply(chat: Chat) -> None:
+    image = [{"type": "input_image", "content": "https://example.com/face.jpg"}]
+    result = await chat.client.expect(200, "POST", chat.url("runs/wait"),
+                                      json={"assistant_id": chat.assistant_id, "input": [{"role": "user", "content": image}]})
+    assert result["status"] == "completed" and result["response"]
+    messages = (await chat.client.expect(200, "GET", chat.url("messages")))["messages"]
+    assert messages[1]["content"] == image  # stored as sent
