@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -23,6 +24,8 @@ from api.store.runs import RunStore
 from api.store.tenants import TenantStore
 from api.store.threads import ThreadStore
 from mas.settings import Settings
+
+log = logging.getLogger("mas.runs")
 
 
 @dataclass
@@ -73,11 +76,17 @@ class Services:
         return services
 
     async def wake_worker(self) -> None:
-        """A run was queued: the worker of this process, or the RunWorker deployment, looks for it now."""
+        """A run was queued: the worker of this process, or the RunWorker deployment, looks for it now.
+
+        Best effort: the run is already stored, and every worker polls the queue anyway.
+        """
         if self.worker is not None:
             self.worker.wake()
         elif self.backends.worker is not None:
-            await self.backends.worker.wake()
+            try:
+                await self.backends.worker.wake()
+            except Exception:
+                log.warning("could not wake the RunWorker deployment; the run waits for its next poll", exc_info=True)
 
     async def close(self) -> None:
         if self.worker is not None:
