@@ -1,7 +1,8 @@
 """The sentiment agent: how a customer feels about the brand right now, and how soon a person should step in.
 
 Offline (the default) is a lexicon analysis of Chinese 医美/美妆 messages with
-negation, degree words, contrast clauses, questions, worry and hedging; the
+negation, degree words, contrast clauses, questions, worry and hedging, and a
+backoff to sentiment-bearing characters when no lexicon word decides; the
 lexicon is data (configs/sentiment/lexicon.yaml). LLM mode asks the router
 for a structured verdict and falls back to the offline analysis whenever no
 real model answered usefully.
@@ -29,6 +30,7 @@ Urgency = Literal["low", "medium", "high"]
 TokenKind = Literal[
     "sentiment", "context", "aspect", "degree", "post_degree", "negator", "post_negator", "contrast", "contrast_at_start",
     "concession", "question", "rhetorical_keep", "rhetorical_invert", "hypothetical", "hedge", "ignore", "punct",
+    "backoff", "resolver", "consultation", "aftermath", "earlier",
 ]
 
 LEXICON_PATH = Path(__file__).resolve().parent.parent / "configs" / "sentiment" / "lexicon.yaml"
@@ -46,12 +48,21 @@ CONCESSION = 0.5  # what comes before 但是, and a 虽然 clause
 EXCLAMATION = 1.25
 HEDGE_DAMPING = 0.5
 STRONG_WORRY = -1.4
+RELIEF = 0.6  # 本来很担心，结果…: a worry about how things were before that a contrast answers turns into relief
+RESOLVER_REACH = 6  # 疤痕问题，现在基本看不出来了: characters between a problem and the word saying it is gone
+RESOLVED = 0.8
+SARCASM = -1.0  # 这也叫服务？ with nothing to invert is still a jab
 FURIOUS = -3.5  # many strong complaints in one message: anger even without an anger word
 REPORTED_TAGS = frozenset({"health", "action", "anger"})  # a negative message with one of these is urgent
 UNNEGATABLE_TAGS = frozenset({"action", "complaint"})  # 不给退款 is still a complaint
 UNDAMPED_BY_QUESTION = frozenset({"action", "worry", "complaint"})  # 可以退款吗？ still wants the money back
 UNDAMPED_BY_HYPOTHESIS = frozenset({"worry", "complaint"})
 REPORT_MARK = "了"  # 是不是过敏了？ reports a symptom even as a question
+TOPIC_MARKS = ("问题", "的问题")  # 疤痕问题 names a topic, it does not report a symptom
+INQUIRY = 0.3  # 术后第二天有点肿，是正常的吗？: what leads up to a closing question is context for it
+PERSISTENCE = re.compile(r"还是|一直|仍然|依然|还没|还在|越来越|都[^，。！？,.!?]{1,6}了")  # …还是肿的，正常吗？ complains
+QUESTION_PARTICLES = frozenset({"吗", "么"})
+STRONG_TAGS = frozenset({"worry", "action", "anger", "complaint"})
 HISTORY_WINDOW = 5
 REPEATED_COMPLAINTS = 2
 URGENCY_LEVELS: tuple[Urgency, ...] = ("low", "medium", "high")
@@ -60,8 +71,9 @@ QUESTION_END = frozenset("？?")
 EXCLAMATION_END = frozenset("！!")
 
 SIMPLE_SECTIONS: dict[str, TokenKind] = {  # lexicon section -> token kind, for the sections that are plain word lists
-    "contrast": "contrast", "contrast_at_clause_start": "contrast_at_start", "concession": "concession",
-    "hypothetical": "hypothetical", "hedges": "hedge", "ignore": "ignore",
+    "contrast": "contrast", "contrast_at_clause_start": "contrast_at_start", "concession": "concession", "earlier": "earlier",
+    "hypothetical": "hypothetical", "hedges": "hedge", "ignore": "ignore", "consultation": "consultation",
+    "aftermath": "aftermath",
 }
 
 LLM_ALIAS = "structured"
@@ -136,7 +148,8 @@ class Entry:
 class Lexicon:
     scanner: re.Pattern[str]
     words: dict[str, Entry]
-    patterns: dict[str, Entry]  # regex group name -> entry
+    patterns: dict[int, Entry]  # the number of the pattern's marker group -> entry
+    word_group: int  # the marker group of the word alternative
 
 
 @dataclass(frozen=True)
@@ -183,10 +196,14 @@ def _lexicon_entries(data: dict[str, Any]) -> tuple[list[tuple[str, Entry]], lis
     words += [(str(word), Entry("degree", float(weight))) for weight, items in data["degrees"].items() for word in items]
     words += [(word, Entry("post_degree", float(weight))) for weight, items in data["post_degrees"].items() for word in items]
     words += [(word, Entry("negator", soft=strength == "soft")) for strength, items in data["negators"].items() for word in items]
+    patterns += [(pattern, Entry("negator")) for pattern in data["negator_patterns"]]
     patterns += [(pattern, Entry("post_negator")) for pattern in data["post_negators"]]
+    patterns += [(pattern, Entry("resolver", float(weight))) for weight, items in data["resolvers"].items() for pattern in items]
+    words += [(str(word), Entry("backoff", float(weight))) for weight, items in data["backoff"].items() for word in items]
     for section, kind in SIMPLE_SECTIONS.items():
         words += [(word, Entry(kind)) for word in data[section]]
     patterns += [(pattern, Entry("hypothetical")) for pattern in data["hypothetical_patterns"]]
+    patterns += [(pattern, Entry("ignore")) for pattern in data["ignore_patterns"]]
     words += [(word, Entry("question")) for word in data["questions"]["words"]]
     patterns += [(pattern, Entry("question")) for pattern in data["questions"]["patterns"]]
     for effect, items in data["rhetorical_markers"].items():
@@ -213,17 +230,22 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     for word, entry in words:
         if table.setdefault(word.lower(), entry) != entry:  # matching ignores case: YYDS, Q弹
             raise ValueError(f"{path}: {word!r} is listed twice with different meanings")
-    named = {f"p{index}": entry for index, (_, entry) in enumerate(patterns)}
-    alternatives = [f"(?P<p{index}>{pattern})" for index, (pattern, _) in enumerate(patterns)]
-    scanner = re.compile("|".join([*alternatives, f"(?P<word>{_trie_regex(table)})"]), re.IGNORECASE)
-    return Lexicon(scanner, table, named)
+    # Each alternative ends with an empty marker group that names it (match.lastindex); a named group around it
+    # instead would stop the regex engine from skipping an alternative on its first character, five times slower.
+    alternatives, marked, group = [], {}, 0
+    for pattern, entry in patterns:
+        group += re.compile(pattern).groups + 1
+        alternatives.append(f"(?:{pattern})()")
+        marked[group] = entry
+    scanner = re.compile("|".join([*alternatives, f"(?:{_trie_regex(table)})()"]), re.IGNORECASE)
+    return Lexicon(scanner, table, marked, word_group=group + 1)
 
 
 def tokenize(text: str, lexicon: Lexicon) -> list[Token]:
     tokens = []
     for match in lexicon.scanner.finditer(text):
-        name = match.lastgroup
-        entry = lexicon.words[match.group().lower()] if name == "word" else lexicon.patterns[name]
+        marker = match.lastindex
+        entry = lexicon.words[match.group().lower()] if marker == lexicon.word_group else lexicon.patterns[marker]
         tokens.append(Token(entry, match.start(), match.end(), match.group()))
     return tokens
 
@@ -238,6 +260,8 @@ class Contribution:
     end: int
     tag: str | None
     reported: bool  # stated as fact: not negated, not asked about, not hypothetical
+    backoff: bool = False  # from a sentiment-bearing character, not a lexicon word
+    scale: float = 1.0  # what the clauses make of it: a concession or a later contrast weakens it, ！ strengthens it
 
 
 @dataclass
@@ -324,25 +348,73 @@ def _word_value(word: Token, modifiers: list[Token]) -> tuple[float, int, bool]:
     return -weight * factor * _degree(before), before[0].start if before else negator.start, True
 
 
-def _damping(token: Token, question: bool, hypothetical: bool, text: str) -> float:
-    """How much a word counts when it is asked about (会肿吗？) or not real (如果…, 说好的…)."""
+@dataclass(frozen=True)
+class Reading:
+    """What holds for the whole message while one clause is scored."""
+
+    text: str
+    consulting: bool  # asks what to do about a condition, with nothing said about a treatment already done
+
+
+def _describes_condition(token: Token) -> bool:
+    entry = token.entry
+    return entry.tag == "health" or entry.kind == "backoff" or (entry.kind == "context" and entry.weight < 0)
+
+
+def _damping(token: Token, question: bool, hypothetical: bool, reading: Reading) -> float:
+    """How much a word counts when it is asked about (会肿吗？), not real (如果…, 说好的…) or a condition to treat."""
     tag = token.entry.tag
     damping = 1.0
-    if hypothetical and tag not in UNDAMPED_BY_HYPOTHESIS:
+    topic = tag == "health" and reading.text.startswith(TOPIC_MARKS, token.end)
+    if (hypothetical and tag not in UNDAMPED_BY_HYPOTHESIS) or topic:
         damping *= HYPOTHETICAL_DAMPING
-    reported = tag == "health" and (token.text.endswith(REPORT_MARK) or text.startswith(REPORT_MARK, token.end))
+    reported = tag == "health" and (token.text.endswith(REPORT_MARK) or reading.text.startswith(REPORT_MARK, token.end))
     # a refund asked about hypothetically (不满意可以退款吗？) is a pre-sales question, not a demand
-    if question and not reported and (tag not in UNDAMPED_BY_QUESTION or (hypothetical and tag == "action")):
+    asked = question and (tag not in UNDAMPED_BY_QUESTION or (hypothetical and tag == "action"))
+    described = reading.consulting and _describes_condition(token)  # 脸上有红血丝 / 毛孔比较粗，适合做什么？
+    if (asked or described) and not reported:
         damping *= QUESTION_DAMPING
     return damping
 
 
-def _segment_contributions(segment: Segment, text: str) -> list[Contribution]:
+def _resolves(resolver: Token, problem: Contribution | None) -> bool:
+    if problem is None or problem.tag != "health" or problem.value >= 0:
+        return False
+    return resolver.start - problem.end <= RESOLVER_REACH
+
+
+def _resolve(problem: Contribution, resolver: Token) -> None:
+    """疤痕几乎看不见 / 泛红的问题基本没了: a problem said to be gone is good news, however it was named."""
+    problem.value = max(-problem.value, RESOLVED)
+    problem.end, problem.reported = resolver.end, False
+
+
+def _asks(segment: Segment) -> bool:
+    """A genuine question: 会肿吗？ asks, 你们到底怎么回事？ complains."""
+    kinds = {token.entry.kind for token in segment.tokens}
+    rhetorical = bool(kinds & {"rhetorical_keep", "rhetorical_invert"}) or any(t.entry.tag == "complaint" for t in segment.tokens)
+    return not rhetorical and ("question" in kinds or segment.ends_with in QUESTION_END)
+
+
+def _ends_asking(segment: Segment) -> bool:
+    """The closing clause is a plain question (？ or 吗), not a question word inside a statement (明白该怎么选了)."""
+    return _asks(segment) and (segment.ends_with in QUESTION_END or any(t.text in QUESTION_PARTICLES for t in segment.tokens))
+
+
+def _scores(token: Token, modifiers: list[Token], following: Token | None) -> bool:
+    """Whether the token counts as a sentiment word here (a resolver with no symptom to resolve counts on its own)."""
+    kind = token.entry.kind
+    if kind == "context":
+        return _context_applies(token, modifiers, following)
+    return kind in ("sentiment", "backoff") or (kind == "resolver" and token.entry.weight != 0)
+
+
+def _segment_contributions(segment: Segment, reading: Reading, previous: Contribution | None) -> list[Contribution]:
+    """The clause's contributions; ``previous`` (the last one before it) can be resolved: 有淤青，现在基本看不到了."""
     contributions: list[Contribution] = []
     modifiers: list[Token] = []
     kinds = {token.entry.kind for token in segment.tokens}
-    rhetorical = bool(kinds & {"rhetorical_keep", "rhetorical_invert"}) or any(t.entry.tag == "complaint" for t in segment.tokens)
-    question = not rhetorical and ("question" in kinds or segment.ends_with in QUESTION_END)
+    question = _asks(segment)
     hypothetical = False
     last: Contribution | None = None
     tokens = segment.tokens
@@ -359,17 +431,33 @@ def _segment_contributions(segment: Segment, text: str) -> list[Contribution]:
         elif kind == "post_negator" and last is not None and last.reported and token.start == last.end:  # 红肿都没有
             last.value *= -(NEGATED_POSITIVE if last.value > 0 else NEGATED_NEGATIVE)
             last.end, last.reported = token.end, False
-        elif kind == "sentiment" or (kind == "context" and _context_applies(token, modifiers, following)):
+        elif kind == "resolver" and _resolves(token, last or previous):
+            _resolve(last or previous, token)
+        elif _scores(token, modifiers, following):
             value, cue_start, negated = _word_value(token, modifiers)
-            damping = _damping(token, question, hypothetical, text)
+            damping = _damping(token, question, hypothetical, reading)
             value *= damping
             damped = damping < 1
             if "rhetorical_invert" in kinds and value > 0:
                 value = -value
-            last = Contribution(value, cue_start, token.end, token.entry.tag, not (negated or damped))
+            if token.entry.tag == "worry" and any(c.tag == "worry" for c in contributions):  # 怕我紧张 is one worry
+                value *= HYPOTHETICAL_DAMPING
+            last = Contribution(value, cue_start, token.end, token.entry.tag, not (negated or damped), kind == "backoff")
             contributions.append(last)
             hypothetical = hypothetical or token.entry.tag == "worry"  # 怕疼: what is feared has not happened
             modifiers = [m for m in modifiers if m.entry.kind == "aspect"]
+    return _with_irony(contributions, tokens)
+
+
+def _with_irony(contributions: list[Contribution], tokens: list[Token]) -> list[Contribution]:
+    """谢谢你们让我花了冤枉钱: thanks next to a complaint are sarcastic; 这也叫服务？ with nothing to invert is a jab."""
+    if any(c.value < 0 for c in contributions):
+        for contribution in contributions:
+            if contribution.tag == "thanks" and contribution.value > 0:
+                contribution.value = -contribution.value
+    marker = next((token for token in tokens if token.entry.kind == "rhetorical_invert"), None)
+    if marker is not None and not contributions:
+        return [Contribution(SARCASM, marker.start, marker.end, "complaint", True)]
     return contributions
 
 
@@ -381,22 +469,76 @@ class Analysis:
     hedges: list[str]  # 再考虑考虑 …: the customer defers, the message leans neutral
 
 
-def _analyse(text: str, lexicon: Lexicon) -> Analysis:
-    tokens = tokenize(text, lexicon)
-    polarity = 0.0
+def _is_earlier(segment: Segment) -> bool:
+    """之前纠结了很久: a clause about how things were before (its hesitation is over)."""
+    return any(token.entry.kind == "earlier" for token in segment.tokens)
+
+
+def _open_hedges(segments: list[Segment]) -> list[str]:
+    """再考虑考虑 defers a decision, unless it is told as past: 之前纠结了很久 / 纠结要不要做，做完…"""
+    tokens = [token for segment in segments if not _is_earlier(segment) for token in segment.tokens]
+    done = max((token.start for token in tokens if token.entry.kind == "aftermath"), default=-1)
+    return [token.text for token in tokens if token.entry.kind == "hedge" and token.start > done]
+
+
+def _relieve(found: list[Contribution]) -> None:
+    """本来很担心，结果…: the worry of an earlier clause that a contrast answers is relief, and what the contrast says."""
+    for contribution in found:
+        if contribution.tag == "worry" and contribution.value < 0:
+            contribution.value, contribution.tag, contribution.reported = -contribution.value * RELIEF, None, False
+            contribution.scale = 1.0
+
+
+def _as_inquiry(contributions: list[Contribution], question_start: int) -> None:
+    """A message that ends by asking is an inquiry: the plain statements before the question only set its context."""
+    for contribution in contributions:
+        if contribution.end <= question_start and contribution.tag not in STRONG_TAGS:
+            contribution.scale *= INQUIRY
+
+
+def _scaled(contributions: Iterable[Contribution]) -> float:
+    return sum(c.value * c.scale for c in contributions)
+
+
+def _clause_weight(segment: Segment) -> float:
+    weight = CONCESSION if any(t.entry.kind in ("concession", "earlier") for t in segment.tokens) else 1.0
+    return weight * EXCLAMATION if segment.ends_with in EXCLAMATION_END else weight
+
+
+def _message_contributions(segments: list[Segment], reading: Reading) -> list[Contribution]:
+    """Every clause's contributions, scaled for how the clauses relate (contrast, concession, relief, a closing question)."""
     contributions: list[Contribution] = []
-    for segment in _segments(tokens):
-        found = _segment_contributions(segment, text)
+    relieving: list[Contribution] = []
+    for index, segment in enumerate(segments):
+        found = _segment_contributions(segment, reading, contributions[-1] if contributions else None)
         if segment.after_contrast:
-            polarity *= CONCESSION
-        value = sum(c.value for c in found)
-        if any(token.entry.kind == "concession" for token in segment.tokens):
-            value *= CONCESSION
-        if segment.ends_with in EXCLAMATION_END:
-            value *= EXCLAMATION
-        polarity += value
+            for contribution in contributions:
+                contribution.scale *= CONCESSION
+        for contribution in found:
+            contribution.scale = _clause_weight(segment)
+        if _is_earlier(segment) and any(later.after_contrast for later in segments[index + 1 :]):
+            relieving += found
         contributions += found
-    hedges = [token.text for token in tokens if token.entry.kind == "hedge"]
+    _relieve(relieving)
+    if segments and _ends_asking(segments[-1]) and not PERSISTENCE.search(reading.text):
+        _as_inquiry(contributions, segments[-1].tokens[0].start)
+    return contributions
+
+
+def _analyse(text: str, lexicon: Lexicon) -> Analysis:
+    """Polarity from the lexicon words; the backoff characters count only where the words leave it neutral."""
+    tokens = tokenize(text, lexicon)
+    kinds = {token.entry.kind for token in tokens}
+    segments = _segments(tokens)
+    reading = Reading(text, consulting="consultation" in kinds and "aftermath" not in kinds)
+    contributions = _message_contributions(segments, reading)
+    polarity = _scaled(c for c in contributions if not c.backoff)
+    asks_anything = "question" in kinds or any(char in QUESTION_END for char in text)  # without word cues it stays neutral
+    if abs(polarity) < LABEL_THRESHOLD and not asks_anything:
+        polarity += _scaled(c for c in contributions if c.backoff)
+    else:
+        contributions = [c for c in contributions if not c.backoff]
+    hedges = _open_hedges(segments)
     if hedges:
         polarity *= HEDGE_DAMPING
     return Analysis(text, polarity, contributions, hedges)

@@ -38,17 +38,24 @@ def misses(cases: list[dict[str, str]]) -> list[str]:
 # --- accuracy ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["sentiment_dev.jsonl", "sentiment_extra.jsonl"])
+@pytest.mark.parametrize("name", ["sentiment_dev.jsonl", "sentiment_extra.jsonl", "sentiment_holdout.jsonl"])
 def test_label_accuracy_on_the_labelled_sets(name: str) -> None:
     cases = load_cases(name)
     wrong = misses(cases)
     assert 1 - len(wrong) / len(cases) >= REQUIRED_ACCURACY, "\n".join(wrong)
 
 
-def test_the_extra_set_is_large_and_balanced() -> None:
-    labels = Counter(case["label"] for case in load_cases("sentiment_extra.jsonl"))
-    assert sum(labels.values()) >= 40
+@pytest.mark.parametrize(("name", "size"), [("sentiment_extra.jsonl", 40), ("sentiment_holdout.jsonl", 300)])
+def test_our_own_sets_are_large_and_balanced(name: str, size: int) -> None:
+    labels = Counter(case["label"] for case in load_cases(name))
+    assert sum(labels.values()) >= size
     assert set(labels) == {"positive", "negative", "neutral"} and min(labels.values()) >= sum(labels.values()) // 4
+
+
+def test_the_holdout_set_holds_fresh_sentences() -> None:
+    known = {case["text"] for name in ("sentiment_dev.jsonl", "sentiment_extra.jsonl") for case in load_cases(name)}
+    texts = [case["text"] for case in load_cases("sentiment_holdout.jsonl")]
+    assert len(set(texts)) == len(texts) and not known & set(texts)
 
 
 # --- how the offline analysis reads Chinese ----------------------------------------------------------------------
@@ -81,6 +88,49 @@ def test_the_extra_set_is_large_and_balanced() -> None:
 )
 def test_negation_degree_contrast_questions_worry_and_hedging(text: str, label: str) -> None:
     assert analyse_offline(text).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("脸嫩得像剥了壳的鸡蛋", "positive"),  # no lexicon word: the character 嫩 decides
+        ("被临时改了三次时间", "negative"),  # the passive tells what was done to the customer
+        ("一点都没做错", "positive"),  # a backoff character is negated like a word
+        ("做完脸会嫩一点吗？", "neutral"),  # a question without word cues stays neutral
+        ("恢复得很顺利，疤痕几乎看不见", "positive"),  # a symptom said to be gone is good news
+        ("之前的淤青，现在基本看不到了", "positive"),  # … also from the next clause
+        ("我脸上有些红血丝，该做什么项目", "neutral"),  # a condition to treat, not a complaint
+        ("做完脸上有些红血丝", "negative"),  # the same symptom after a treatment is one
+        ("我对酒精过敏", "neutral"),  # medical history
+        ("刚开始还怕疼，结果一下就做完了", "positive"),  # a worry the outcome answered is relief
+        ("之前纠结了很久，现在觉得一点都没做错", "positive"),  # past hesitation does not hedge
+        ("术后第二天有点肿，是正常的吗？", "neutral"),  # a recovery question
+        ("术后一周了还是肿的，正常吗？", "negative"),  # … unless the problem persists
+        ("这叫服务？", "negative"),  # sarcasm with nothing to invert
+        ("做个美甲都比你们用心", "negative"),  # anything is better than you
+        ("谢谢你们让我花了冤枉钱", "negative"),  # sarcastic thanks
+        ("谢谢你们让我重新找回自信", "positive"),
+        ("比我在别家做的强太多了", "positive"),
+        ("不像别家那样一直推销", "positive"),  # a negation that spans words
+        ("说好的终身维护，现在说要收费", "negative"),  # a broken promise
+        ("明明约的是院长，到了却是个新手", "negative"),
+        ("售后我打了五次了，还是没人管", "negative"),
+        ("姐妹们，这家真的可以", "positive"),
+        ("真的可以预约吗？", "neutral"),
+    ],
+)
+def test_unseen_wordings_backoff_resolution_consultation_relief_inquiry_and_irony(text: str, label: str) -> None:
+    assert analyse_offline(text).label == label
+
+
+def test_backoff_characters_only_speak_when_the_words_leave_a_message_neutral() -> None:
+    assert analyse_offline("脸嫩得像剥了壳的鸡蛋").cues == ["嫩"]
+    assert "嫩" not in analyse_offline("脸嫩得像剥了壳的鸡蛋，但是效果太差了").cues
+
+
+def test_a_resolved_symptom_is_not_urgent() -> None:
+    assert analyse_offline("恢复得很顺利，疤痕几乎看不见").urgency == "low"
+    assert analyse_offline("做完脸上全是疤痕").urgency == "high"
 
 
 def test_degree_words_scale_and_negation_with_a_degree_word_softens() -> None:
@@ -149,12 +199,15 @@ def test_input_text_must_be_1_to_5000_characters(text: str) -> None:
 
 
 def test_offline_analysis_is_fast_even_on_the_longest_input() -> None:
-    texts = [case["text"] for case in load_cases("sentiment_extra.jsonl")]
+    texts = [case["text"] for name in ("sentiment_extra.jsonl", "sentiment_holdout.jsonl") for case in load_cases(name)]
     analyse_offline(texts[0])  # the lexicon loads once
-    started = time.perf_counter()
-    for text in texts:
-        analyse_offline(text)
-    assert (time.perf_counter() - started) / len(texts) < 0.002
+    per_message = []
+    for _ in range(3):  # the best of three, in CPU time: a busy machine should not fail it
+        started = time.process_time()
+        for text in texts:
+            analyse_offline(text)
+        per_message.append((time.process_time() - started) / len(texts))
+    assert min(per_message) < 0.0003
     started = time.perf_counter()
     assert analyse_offline(("效果一般，" + "不是很满意但是也还行" * 10 + "。") * 40).label in ("negative", "neutral", "positive")
     assert time.perf_counter() - started < 0.5
