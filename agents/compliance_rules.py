@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from re import _constants as sre  # the stdlib's parsed form of a regex, read once per pattern (see _gated)
+from re import _parser as sre_parse
 from typing import Any, Literal
 
 import yaml
@@ -26,6 +28,9 @@ DIRECTIONS: tuple[Direction, ...] = ("input", "output")
 DROP_CLAUSE = "drop_clause"
 DROP_SENTENCE = "drop_sentence"
 
+# Full-width letters, digits and signs ("ｖｘ", "９８％", "Ｎｏ．１") folded to ASCII one character for one, so the
+# rules match them and spans still index the caller's text.
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\n]")
 _SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
 _MACRO = re.compile(r"\{\{(\w+)\}\}")
@@ -158,6 +163,7 @@ class RuleBook:
         rules = self._index.get((channel, direction))
         if rules is None:
             raise ValueError(f"unknown channel {channel!r} or direction {direction!r}")
+        text = text.translate(_FULLWIDTH)
         candidates = [hit for rule in rules for hit in self._matches(rule, text)]
         if not candidates:
             return []
@@ -296,9 +302,73 @@ def _compile(pattern: str, macros: dict[str, str], where: str) -> re.Pattern[str
         return macros[ref.group(1)]
 
     try:
-        return re.compile(_MACRO.sub(expand, pattern), re.IGNORECASE)
+        return _gated(re.compile(_MACRO.sub(expand, pattern), re.IGNORECASE))
     except re.error as exc:
         raise ValueError(f"{where}: bad regex {pattern!r}: {exc}") from exc
+
+
+def _gated(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` behind a lookahead on the characters its matches can start with (same matches, same groups).
+
+    Python's engine skips quickly through text only for patterns that open with a literal; rule patterns mostly
+    open with a lexicon or an optional word and would otherwise be tried in full at every character."""
+    try:  # private stdlib internals (Python 3.11-3.13): if they change, the rules run ungated, only slower
+        first, nullable = _first_characters(sre_parse.parse(pattern.pattern, pattern.flags))
+    except Exception:
+        return pattern
+    if first is None or nullable:
+        return pattern
+    return re.compile(f"(?=[{''.join(sorted(first))}])(?:{pattern.pattern})", pattern.flags)
+
+
+_CATEGORIES = {sre.CATEGORY_DIGIT: r"\d", sre.CATEGORY_SPACE: r"\s", sre.CATEGORY_WORD: r"\w"}
+
+
+def _first_characters(items: Any) -> tuple[set[str] | None, bool]:
+    """(class fragments a match of the parsed sequence ``items`` can start with, whether it can match empty).
+
+    None for the fragments when any character may start it (``.``, a negated class, a back reference)."""
+    first: set[str] = set()
+    for op, av in items:
+        if op in (sre.ASSERT, sre.ASSERT_NOT, sre.AT):
+            continue
+        if op is sre.LITERAL:
+            return first | {re.escape(chr(av))}, False
+        if op is sre.IN:
+            fragments = _class_fragments(av)
+            return (None if fragments is None else first | fragments), False
+        if op is sre.SUBPATTERN and not (av[1] or av[2]):
+            inner, nullable = _first_characters(av[3])
+        elif op is sre.BRANCH:
+            branches = [_first_characters(branch) for branch in av[1]]
+            if any(fragments is None for fragments, _ in branches):
+                return None, False
+            inner, nullable = set().union(*(fragments for fragments, _ in branches)), any(n for _, n in branches)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            inner, nullable = _first_characters(av[2])
+            nullable = nullable or av[0] == 0
+        else:
+            return None, False
+        if inner is None:
+            return None, False
+        first |= inner
+        if not nullable:
+            return first, False
+    return first, True
+
+
+def _class_fragments(members: Any) -> set[str] | None:
+    fragments: set[str] = set()
+    for op, av in members:
+        if op is sre.LITERAL:
+            fragments.add(re.escape(chr(av)))
+        elif op is sre.RANGE:
+            fragments.add(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+        elif op is sre.CATEGORY and av in _CATEGORIES:
+            fragments.add(_CATEGORIES[av])
+        else:
+            return None
+    return fragments
 
 
 def _check_group_refs(spec: RuleSpec, patterns: tuple[re.Pattern[str], ...], where: str) -> None:

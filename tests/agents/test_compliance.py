@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from agents.compliance import ComplianceAgent, ComplianceInput, ComplianceResult
+from agents.compliance_rules import _gated
 
 DATA = Path(__file__).parent / "data"
 PACKS = Path(__file__).resolve().parents[2] / "configs" / "compliance"
@@ -63,6 +65,54 @@ def test_negation_quotes_and_customer_words_do_not_trigger(agent, text):
     assert agent.check_text(text, channel="chat").verdict == "approved"
 
 
+@pytest.mark.parametrize(("text", "channel", "categories"), [
+    # the rules follow the structure of a claim, so wordings no labelled set contains are caught
+    ("我们的效果全国最好。", "ad", {"absolute_terms"}),                         # scope + 最
+    ("这款粉底液遮瑕力最好，一抹就服帖。", "ad", {"absolute_terms"}),             # any "…力/度/性" + 最好
+    ("本院医生团队实力最雄厚，经验最丰富。", "ad", {"absolute_terms"}),           # attribute + 最 + measure
+    ("溶脂针五针必瘦，瘦不了不要钱。", "ad", {"efficacy_guarantee"}),             # certainty + result, money back
+    ("痘痘一晚就消，七天见效。", "ad", {"efficacy_guarantee"}),                   # problem + deadline
+    ("脂肪填充用的是自己的脂肪，绝对不会排异。", "chat", {"safety_guarantee"}),   # "never" + harm
+    ("十个人里有九个做完都说有效。", "chat", {"cure_rate"}),                      # share of people
+    ("左图素颜，右图做完皮秒后的素颜，差别大吗？", "social", {"before_after"}),    # two pictures, before/after
+    ("某卫视当家花旦都是我们的常客。", "ad", {"endorsement"}),                    # celebrity + patronage
+    ("大腿这么粗，夏天都不敢穿短裤吧？", "social", {"appearance_anxiety"}),       # flaw + penalty
+    ("这款身体乳能缓解银屑病的症状。", "ad", {"medical_claims_cosmetics"}),       # cosmetic + disease
+    ("没预算没关系，先做项目，之后分月还就行。", "chat", {"loan_inducement"}),     # pay later
+    ("XX诊所的医生连执业证都没有，我们家个个都是持证上岗。", "social", {"comparison"}),  # named peer + putdown
+    ("wei xin：beauty_lab 欢迎骚扰", "social", {"contact_diversion"}),            # pinyin messenger + handle
+    ("独家无痛技术，一次根除腋臭。", "ad", {"absolute_terms", "safety_guarantee", "efficacy_guarantee"}),
+])
+def test_claims_are_recognised_by_structure(agent, text, channel, categories):
+    assert _categories(agent.check_text(text, channel=channel)) == categories
+
+
+@pytest.mark.parametrize("text", [
+    "网上说的一次见效，其实是夸大宣传。",            # others' claim, reported and corrected
+    "网上那些“三天变白”的说法不要信。",             # a quoted claim called a 说法
+    "本品为普通化妆品，不具有治疗作用。",            # 不具有 negates
+    "价格方面我们不和其他机构比，只保证明码标价。",   # 不和 … 比 negates the comparison
+    "对比图我们不方便提供，您可以到院和医生详细沟通。",  # refusing to show is not showing
+    "做完光子可能会有轻微发红，一般几个小时就退了。",  # a side effect fading is not an efficacy deadline
+    "最快下周可以安排手术，最晚下午五点前到店签到。",  # scheduling superlatives
+    "眼周皮肤最薄，冬天皮肤最容易干燥。",            # descriptive superlatives
+    "我们的第一家门店开在2015年，安全永远是第一位的。",  # ordinals and values
+    "保证睡眠对皮肤恢复很重要，请确保术后三天内伤口不要沾水。",  # 保证/确保 + advice
+    "肯定会有一点肿，这是正常的。",                 # certainty about a side effect
+    "包邮到家，七天无理由退换。",                   # 包 and 退 in shop terms
+])
+def test_look_alikes_stay_approved(agent, text):
+    assert agent.check_text(text, channel="chat").verdict == "approved"
+
+
+def test_full_width_letters_and_digits_are_matched_and_spans_index_the_original(agent):
+    text = "全国Ｎｏ．１的皮肤管理品牌，祛斑有效率高达９８％。"
+    result = agent.check_text(text, channel="ad")
+    assert _categories(result) == {"absolute_terms", "cure_rate"}
+    assert all(text[v.span.start:v.span.end] == v.span.text for v in result.violations)
+    assert _categories(agent.check_text("加ｖｘ：ｍｅｉ１２３４５", channel="social")) == {"contact_diversion"}
+
+
 # ------------------------------------------------------------------ verdicts, spans, rewrites
 
 def test_high_severity_blocks_and_medium_only_flags(agent):
@@ -90,6 +140,11 @@ def test_span_offsets_point_at_the_phrase(agent):
     ("双眼皮埋线永久不掉，一劳永逸。", "双眼皮埋线效果维持时间因人而异。"),
     ("这款精华是同类产品里效果最好的，没有之一。", "这款精华是同类产品里效果较好的。"),
     ("我们的医生经验丰富。看看这位顾客的术前术后对比图！欢迎预约面诊。", "我们的医生经验丰富。欢迎预约面诊。"),
+    ("我们的效果全国最好。", "我们的效果较好。"),
+    ("热玛吉完全没有恢复期，做完就能上班。", "热玛吉恢复情况因人而异，做完就能上班。"),
+    ("签约保效果，达不到目标全额退。", "效果因人而异。"),
+    ("这款药妆级眼霜能淡化黑眼圈。", "这款眼霜能淡化黑眼圈。"),
+    ("水光针零风险零创伤，午休就能做。", "水光针风险较低（需医生评估），午休就能做。"),
 ])
 def test_rewrite_softens_or_removes_and_keeps_clean_sentences(agent, text, rewritten):
     result = agent.check_text(text)
@@ -104,7 +159,7 @@ def test_rewrite_is_empty_only_when_nothing_clean_is_left(agent):
 
 
 def test_every_rewrite_of_the_labelled_sets_passes_recheck(agent):
-    for case in _load("compliance_dev.jsonl") + _load("compliance_extra.jsonl"):
+    for case in _load("compliance_dev.jsonl") + _load("compliance_extra.jsonl") + _load("compliance_holdout.jsonl"):
         if case.get("direction", "output") == "output":
             result = agent.check_text(case["text"], channel=case["channel"])
             if result.rewritten:
@@ -171,14 +226,33 @@ def test_unknown_channel_is_a_value_error(agent):
         agent.check_text("你好", channel="email")  # type: ignore[arg-type]
 
 
-def test_check_text_is_fast(agent):
-    text = ("您好！热玛吉利用射频加热真皮层，刺激胶原蛋白再生，一般做一次，维持时间因人而异。术后可能轻微红肿，请注意防晒保湿。"
-            "具体方案需要医生面诊评估后确定。本周六下午还有两个面诊名额，需要帮您预约吗？我们的医生都具备执业医师资格。") * 2
+@pytest.mark.parametrize(("text", "channel"), [
+    ("您好！热玛吉利用射频加热真皮层，刺激胶原蛋白再生，一般做一次，维持时间因人而异。术后可能轻微红肿，请注意防晒保湿。"
+     "具体方案需要医生面诊评估后确定。本周六下午还有两个面诊名额，需要帮您预约吗？我们的医生都具备执业医师资格。" * 2, "chat"),
+    ("我们是全国最好的医美机构，保证一次见效，零风险无副作用，明星都在用，有效率99%，看看术前术后对比图，医美贷零首付，"
+     "比别家便宜一半，这款药妆面霜能治疗湿疹，胖成这样谁会喜欢你，加我微信vx123456私聊。" * 2, "social"),
+], ids=["clean", "violating"])
+def test_check_text_is_fast(agent, text, channel):
     text = text[:200]
-    started = time.perf_counter()
-    for _ in range(100):
-        agent.check_text(text)
-    assert (time.perf_counter() - started) / 100 < 0.005  # ~0.25 ms measured; generous for a shared CI core
+    rounds = []
+    for _ in range(30):  # short rounds, the best one counts: a shared CI core is noisy, the code is not
+        started = time.perf_counter()
+        for _ in range(5):
+            agent.check_text(text, channel=channel)
+        rounds.append((time.perf_counter() - started) / 5)
+    assert min(rounds) < 0.002  # ~0.5 ms clean, ~1.1 ms with a full rewrite, measured on a loaded 2-core box
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(?<![a-z])vx(?![a-z])", r"(全国|全网)?最(好|棒)的?", r"(?<=[一-龥])第一(?!次)", r"(KOL|博主){0,1}推荐",
+    r"(?P<noun>效果|技术)最好", r"\d+%的(顾客|人)", r"[，,]?没有之一",
+])
+def test_the_first_character_gate_changes_no_match(pattern):
+    texts = ["我们vx是全国最好的，KOL推荐，效果最好，98%的顾客满意", "abvx 第一次，口碑第一", "最棒，没有之一", "Kol推荐 VX"]
+    plain, gated = re.compile(pattern, re.IGNORECASE), _gated(re.compile(pattern, re.IGNORECASE))
+    assert gated.groupindex == plain.groupindex
+    for text in texts:
+        assert [m.span() for m in gated.finditer(text)] == [m.span() for m in plain.finditer(text)]
 
 
 # ------------------------------------------------------------------ pack loading
@@ -272,3 +346,14 @@ def test_extra_set_accuracy(agent):
     assert len(cases) >= 40 and {c.get("direction", "output") for c in cases} == {"input", "output"}
     exact, _, misses = _accuracy(agent, cases)
     assert exact >= 0.95, misses
+
+
+def test_holdout_set_accuracy(agent):
+    """Fresh wordings written in batches before the rules were tuned on them (see the report of round 2)."""
+    cases = _load("compliance_holdout.jsonl")
+    approved = [c for c in cases if c["verdict"] == "approved"]
+    assert len(cases) >= 200 and len(approved) >= 60
+    exact, _, misses = _accuracy(agent, cases)
+    assert exact >= 0.95, misses
+    kept = sum(agent.check_text(c["text"], channel=c["channel"]).verdict == "approved" for c in approved)
+    assert kept / len(approved) >= 0.97
