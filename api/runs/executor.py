@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agents.graph import AgentUnavailable, GraphEvent, TurnInput, TurnResult
 from agents.intent import CatalogService
@@ -26,6 +26,9 @@ from api.store.models import Run
 from api.store.transcript import message_text
 from llm.errors import LLMError
 from memory.types import TurnMessage
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 log = logging.getLogger("mas.runs")
 RECENT_MESSAGES = 20
@@ -101,7 +104,7 @@ def result_body(run: Run, result: TurnResult, processing_time: float) -> dict[st
 
 
 class RunExecutor:
-    def __init__(self, services: Any, graph: Graph, memory: MemoryWriter) -> None:
+    def __init__(self, services: Services, graph: Graph, memory: MemoryWriter) -> None:
         self._services = services
         self._graph = graph
         self._memory = memory
@@ -115,13 +118,16 @@ class RunExecutor:
     async def turn(self, run: Run) -> TurnInput:
         """The graph's input for ``run``: the assistant, its active prompt, the customer, the catalog, recent messages."""
         services, tenant = self._services, run.tenant_id
-        thread = await services.threads.get(tenant, run.thread_id)
-        assistant = await services.assistants.get(tenant, run.assistant_id)
+        thread, assistant, prompt, recent, catalog = await asyncio.gather(
+            services.threads.get(tenant, run.thread_id),
+            services.assistants.get(tenant, run.assistant_id),
+            services.prompts.active(tenant, run.assistant_id),
+            services.threads.messages(tenant, run.thread_id, RECENT_MESSAGES),
+            self._catalog(tenant),
+        )
         if thread is None or assistant is None:
             missing = "thread" if thread is None else "assistant"
             raise ApiError(404, f"{missing.upper()}_NOT_FOUND", f"the run's {missing} no longer exists")
-        prompt = await services.prompts.active(tenant, assistant.assistant_id)
-        recent = await services.threads.messages(tenant, run.thread_id, RECENT_MESSAGES)
         return TurnInput(
             run_id=run.run_id,
             tenant_id=tenant,
@@ -131,7 +137,7 @@ class RunExecutor:
             assistant=AssistantProfile.model_validate(assistant, from_attributes=True),
             prompt=prompt.config if prompt else {"personality_prompt": assistant.personality},
             customer=CustomerProfile.model_validate(thread, from_attributes=True),
-            catalog=await self._catalog(tenant),
+            catalog=catalog,
             model=run.requested_model,
             now=datetime.now(timezone.utc),
         )
