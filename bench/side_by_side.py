@@ -41,8 +41,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def side_by_side(proxy: str = "serve", env: dict[str, str] | None = None) -> Iterator[tuple[dict[str, str], Path]]:
-    """Yields ({"serve": url, "uvicorn": url}, data_dir); ``env`` reaches both (Serve replicas inherit it)."""
+def side_by_side(
+    proxy: str = "serve", env: dict[str, str] | None = None, own_baseline_dir: bool = False
+) -> Iterator[tuple[dict[str, str], Path]]:
+    """Yields ({"serve": url, "uvicorn": url}, data_dir); ``env`` reaches both (Serve replicas inherit it).
+
+    ``own_baseline_dir``: the baseline gets a data dir of its own (``data_dir/uvicorn``: its own database and
+    memory and product files, so it can be ready) with Serve's JWT secret, so a token still works on both.
+    """
     data_dir = Path(tempfile.mkdtemp(prefix="mas-bench-"))
     environ = {**os.environ, **(env or {}), "MAS_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     environ.pop("MAS_DATABASE_URL", None)
@@ -56,12 +62,17 @@ def side_by_side(proxy: str = "serve", env: dict[str, str] | None = None) -> Ite
             env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         _wait(targets["serve"], serve, "/v1/ready")  # creates the schema, secret and dev key first
+        baseline_env = environ
+        if own_baseline_dir:
+            (data_dir / "uvicorn").mkdir()
+            shutil.copy(data_dir / "jwt_secret", data_dir / "uvicorn" / "jwt_secret")
+            baseline_env = {**environ, "MAS_DATA_DIR": str(data_dir / "uvicorn")}
         baseline = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "side_by_side:app", "--factory", "--app-dir", str(REPO / "bench"),
              "--port", str(uvicorn_port), "--no-access-log", "--log-level", "warning"],
-            env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=baseline_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        _wait(targets["uvicorn"], baseline, "/v1/health")
+        _wait(targets["uvicorn"], baseline, "/v1/ready" if own_baseline_dir else "/v1/health")
         yield targets, data_dir
     finally:
         _stop(baseline)
