@@ -9,13 +9,14 @@ serves a file from inside the process that opened it and locks it: a second proc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import os
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pymilvus import DataType, MilvusClient
 
@@ -121,6 +122,8 @@ class VectorStore:
         self._lite = _is_lite(uri)
         self._closed = False
         self.name = "milvus_lite" if self._lite else "milvus"
+        # Milvus Lite fails concurrent write+flush pairs ("current_seq is monotonic"): one at a time there.
+        self._writes: contextlib.AbstractAsyncContextManager[Any] = asyncio.Lock() if self._lite else contextlib.nullcontext()
 
     @classmethod
     async def open(cls, uri: str, collection: str, embedder: Embedder, token: str | None = None) -> VectorStore:
@@ -188,7 +191,8 @@ class VectorStore:
                 self._client.upsert(self._collection, data=[row._asdict() for row in rows[start : start + _BATCH]])
             self._flush()
 
-        await asyncio.to_thread(write)
+        async with self._writes:
+            await asyncio.to_thread(write)
 
     async def search(self, tenant_id: str, vector: list[float], k: int, thread_id: str | None = None) -> list[VectorHit]:
         scope = f"tenant_id == {milvus_string(tenant_id)}"
@@ -214,7 +218,8 @@ class VectorStore:
             self._client.delete(self._collection, filter=scope)
             self._flush()
 
-        await asyncio.to_thread(remove)
+        async with self._writes:
+            await asyncio.to_thread(remove)
 
     def _flush(self) -> None:
         # A Milvus server searches unflushed (growing) segments fine, and flushing per write there

@@ -3,6 +3,7 @@ thread filters with awkward ids, the embedder recorded with the collection, and 
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import subprocess
@@ -86,6 +87,17 @@ async def test_upsert_replaces_and_delete_is_scoped_to_the_tenant(store: VectorS
     assert await nearest(store, tenant, "防晒霜") == [key]
     await store.delete(tenant, [key])
     assert await nearest(store, tenant, "防晒霜") == []
+
+
+async def test_concurrent_writes_all_land(store: VectorStore, tenant: str) -> None:
+    """Many turns write memories at once (background memory writes under load): none is lost."""
+    texts = [f"第{n}条记忆：预算{n}千" for n in range(24)]
+    batches = [await rows(tenant, "busy", {f"{tenant}-w{n}": text}) for n, text in enumerate(texts)]
+    await asyncio.gather(*(store.upsert(batch) for batch in batches))
+    await asyncio.gather(*(store.delete(tenant, [f"{tenant}-w{n}"]) for n in range(0, 24, 2)))
+    (vector,) = await EMBEDDER.embed(["预算"])
+    found = {hit.id for hit in await store.search(tenant, vector, 50, "busy")}
+    assert found == {f"{tenant}-w{n}" for n in range(1, 24, 2)}
 
 
 async def test_check_reports_ok(store: VectorStore) -> None:
