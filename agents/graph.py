@@ -2,7 +2,7 @@
 
     input compliance ─┬─ sentiment ─┐
     (blocked: safe    ├─ intent ────┤
-     reply, no LLM)   ├─ memory ────┼─► sales (LLM, streamed) ─► output compliance per sentence
+     reply, no LLM)   ├─ memory ────┼─► sales (LLM, streamed) ─► output compliance, whole sentences
                       └─ products ──┘
 
 The agents are whatever ``AgentSet`` holds: local agent objects, or Serve
@@ -10,9 +10,10 @@ handle clients with the same methods (``deployments/workflow.py``). Optional
 nodes that fail or time out degrade the run (recorded with the reason);
 input compliance and the LLM call fail it.
 
-Output compliance works sentence by sentence as the reply streams, so no
-unchecked text ever reaches the customer: a violating sentence is replaced by
-the compliance agent's rewrite (itself re-checked), or dropped. When nothing
+Output compliance checks the reply as it streams, each time a delta completes
+one or more sentences, so no unchecked text ever reaches the customer: a
+violating passage is replaced by the compliance agent's rewrite (itself
+re-checked), which drops what cannot be softened. When nothing
 usable survives, the reply is regenerated once with the violations as
 feedback, and checked again.
 """
@@ -161,27 +162,27 @@ def split_sentences(buffer: str) -> tuple[list[str], str]:
 
 
 class _OutputGuard:
-    """Checks reply text sentence by sentence; keeps what passed (or its rewrite) and what was found."""
+    """Checks reply text (whole sentences); keeps what passed, or its rewrite, and what was found."""
 
     def __init__(self, compliance: ComplianceService, channel: Channel) -> None:
         self._compliance = compliance
         self._channel = channel
         self.violations: list[Violation] = []
-        self.checked = 0
+        self.checks = 0
         self.elapsed_ms = 0.0
 
-    async def clean(self, sentence: str) -> str:
-        if not sentence.strip():
-            return sentence
+    async def clean(self, text: str) -> str:
+        if not text.strip():
+            return text
         started = time.perf_counter()
         try:
-            verdict = await self._compliance.check(ComplianceInput(text=sentence, channel=self._channel, direction="output"))
+            verdict = await self._compliance.check(ComplianceInput(text=text, channel=self._channel, direction="output"))
         except Exception as exc:
             raise AgentUnavailable("compliance", f"{type(exc).__name__}: {exc}") from exc
-        self.checked += 1
+        self.checks += 1
         self.elapsed_ms += _elapsed_ms(started)
         if verdict.verdict == "approved":
-            return sentence
+            return text
         self.violations.extend(verdict.violations)
         return verdict.rewritten or ""
 
@@ -235,9 +236,7 @@ class ChatGraph:
             retry = sales_input.model_copy(update={"feedback": guard.feedback()})
             response = await self._agents.sales.complete(retry)
             responses.append(response)
-            sentences, rest = split_sentences(response.content)
-            parts = [await guard.clean(sentence) for sentence in [*sentences, rest]]
-            reply = "".join(parts).strip() or FALLBACK_REPLY
+            reply = (await guard.clean(response.content)).strip() or FALLBACK_REPLY
             yield GraphEvent(kind="delta", delta=reply)
         else:
             reply = "".join(parts)
@@ -248,7 +247,7 @@ class ChatGraph:
         }))
         yield record(AgentStep(agent="compliance_output", status="ok", latency_ms=round(guard.elapsed_ms, 2), output={
             "verdict": "approved" if not guard.violations else "rewritten",
-            "sentences_checked": guard.checked,
+            "checks": guard.checks,
             "violations": [_dump(v) for v in guard.violations],
         }))
         # Every LLM call of the turn: the reply (and its regeneration), and sentiment in LLM mode.
@@ -276,9 +275,7 @@ class ChatGraph:
         guard = _OutputGuard(self._agents.compliance, turn.channel)
         cleaned = []
         for reply in suggestions.replies:
-            sentences, rest = split_sentences(reply)
-            text = "".join([await guard.clean(sentence) for sentence in [*sentences, rest]]).strip()
-            cleaned.append(text or FALLBACK_REPLY)
+            cleaned.append((await guard.clean(reply)).strip() or FALLBACK_REPLY)
         return suggestions.model_copy(update={"replies": cleaned})
 
     async def _guarded(self, events: AsyncIterator[StreamEvent], guard: _OutputGuard, responses: list[LLMResponse]) -> AsyncIterator[str]:
@@ -288,9 +285,9 @@ class ChatGraph:
                 responses.append(event.response)
             buffer += event.delta
             sentences, buffer = split_sentences(buffer)
-            for sentence in sentences:
-                if clean := await guard.clean(sentence):
-                    yield clean
+            # The sentences completed by this delta, checked together: one call, however many arrived.
+            if sentences and (clean := await guard.clean("".join(sentences))):
+                yield clean
         if clean := await guard.clean(buffer):
             yield clean
 
