@@ -82,7 +82,7 @@ class Turn:
     processing_s: float  # the run result's processing_time: graph and stored reply, without the HTTP hops
     step_ms: dict[str, float]  # latency_ms per agent step
     degraded: list[str]  # optional agents that timed out or failed (the run still answers)
-    sentences_checked: int  # output compliance checks: one per reply sentence (a handle call each on Serve)
+    output_checks: int  # output compliance calls (a handle call each on Serve)
 
 
 class RunFailed(Exception):
@@ -96,7 +96,7 @@ def _turn(latency_s: float, result: dict[str, Any]) -> Turn:
     steps = {"compliance": agents["compliance"]["input"], **{name: agents[name] for name in STEPS if name != "compliance"}}
     return Turn(latency_s, result["processing_time"], {name: step["latency_ms"] for name, step in steps.items()},
                 [name for name, step in steps.items() if step["status"] != "ok"],
-                agents["compliance"]["output"]["output"]["sentences_checked"])
+                agents["compliance"]["output"]["output"]["checks"])
 
 
 class Customer:
@@ -250,8 +250,8 @@ def _report_steps(results: dict[tuple[Point, str], list[Load]], points: list[Poi
     rows["client (runs/wait)"] = lambda t: t.latency_s
     for name, value in rows.items():
         print(f"| {name} | " + " | ".join(_ms([value(turn) for turn in turns], 0.5) for turns in columns) + " |")
-    checks = " | ".join(f"{statistics.mean(turn.sentences_checked for turn in turns):.1f}" for turns in columns)
-    print(f"| output sentences checked (mean) | {checks} |")
+    checks = " | ".join(f"{statistics.mean(turn.output_checks for turn in turns):.1f}" for turns in columns)
+    print(f"| output compliance calls (mean) | {checks} |")
 
 
 def _report_anomalies(results: dict[tuple[Point, str], list[Load]], points: list[Point]) -> None:
