@@ -70,7 +70,9 @@ class Services:
             runs=RunStore(sessions),
             backends=backends or Backends.local(settings, sessions),
         )
-        if run_worker if run_worker is not None else backends is None:
+        if run_worker is None:
+            run_worker = backends is None
+        if run_worker:
             services.worker = RunWorker(services.runs, services.executor.execute, settings, webhook_body=run_record_body)
             services.worker.start()
         return services
