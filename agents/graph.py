@@ -45,6 +45,7 @@ _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 MAX_SENTENCE_CHARS = 200
 RECALL_K = 5
 PRODUCTS_K = 3
+PRODUCT_CONTEXT_MESSAGES = 2
 
 
 class TurnInput(BaseModel):
@@ -159,6 +160,11 @@ def split_sentences(buffer: str) -> tuple[list[str], str]:
         sentences.append(rest)
         rest = ""
     return sentences, rest
+
+
+def product_query(turn: TurnInput) -> str:
+    """This message and the customer's previous ones: "价格多少？" asks about what they just named."""
+    return "\n".join([*turn.recent[-PRODUCT_CONTEXT_MESSAGES:], turn.text])
 
 
 class _OutputGuard:
@@ -299,7 +305,9 @@ class ChatGraph:
                 IntentInput(text=turn.text, history=turn.recent, now=turn.now, catalog=turn.catalog)
             ),
             "memory": lambda: agents.memory.recall(turn.tenant_id, turn.thread_id, turn.text, RECALL_K),
-            "products": lambda: agents.products.retrieve(ProductQuery(tenant_id=turn.tenant_id, query=turn.text, k=PRODUCTS_K)),
+            "products": lambda: agents.products.retrieve(
+                ProductQuery(tenant_id=turn.tenant_id, query=product_query(turn), k=PRODUCTS_K)
+            ),
         }
 
     async def _optional_nodes(self, turn: TurnInput) -> AsyncIterator[tuple[str, AgentStep, Any]]:
