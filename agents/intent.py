@@ -25,7 +25,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agents.timeparse import SHANGHAI, FoundTime, find_appointment_time, parse_appointment_time, to_shanghai
+from agents.timeparse import (
+    RESCHEDULE_RE,
+    SHANGHAI,
+    FoundTime,
+    find_appointment_time,
+    parse_appointment_time,
+    to_shanghai,
+)
 
 __all__ = [
     "AssetRequest", "CatalogService", "Entities", "IntentAgent", "IntentInput", "IntentResult", "Invitation",
@@ -82,7 +89,6 @@ _DECLINE_RE = re.compile(
     r"|取消(?:预约|了|吧)?|再考虑|考虑一下|考虑考虑|再想想|再说吧?|再看看|算了|暂时不|以后再|改天|过段时间|过一段时间|过阵子"
     r"|有空再|有时间再|下次再|不去了|不来了|不过来了|不做了|没兴趣|不感兴趣|不需要了"
 )
-_RESCHEDULE_RE = re.compile(r"改到|改成|改为|改约|改期|换到|换成|换个时间|推到|推迟到|挪到|延到|延后到|调到|调整到|提前到")
 _COMMIT_RE = re.compile(
     r"[帮给替](?:我|俺)?(?:约|预约|安排|排|订|预定|定|挂|登记|留)"
     r"|(?<![需不])(?:想|要|想要|打算|准备|决定|就)(?:预约|预定|约|挂号|排号|订)(?![吗么嘛束会定]|的话)|我预约|我来预约"
@@ -190,12 +196,12 @@ def _normalise(text: str) -> str:
 def _declines(text: str, found: FoundTime | None) -> bool:
     if not _DECLINE_RE.search(text):
         return False
-    return not (found and _RESCHEDULE_RE.search(text))
+    return not (found and RESCHEDULE_RE.search(text))
 
 
 def _strength(text: str, found: FoundTime | None) -> Strength:
     """How strongly this message alone asks for a visit."""
-    if _COMMIT_RE.search(text) or (found and _RESCHEDULE_RE.search(text)):
+    if _COMMIT_RE.search(text) or (found and RESCHEDULE_RE.search(text)):
         return "strong"
     home_only = bool(_HOME_VISIT_RE.search(text)) and not _VISIT_RE.search(text)
     if home_only:

@@ -103,7 +103,10 @@ _VAGUE_RE = re.compile(
 _RULED_OUT_RE = re.compile(
     r"(?:不行|不可以|不方便|没空|没时间|有事|来不了|去不了|过不去|过不来|不太行|约满|排满|满了|不在)(?!了?[吗么嘛呢])"
 )
-_RESCHEDULE_RE = re.compile(r"改到|改成|改为|改在|换到|换成|换在|推到|推迟到|挪到|延到|延后到|延期到|调到|调整到|提前到")
+# Words that move a booking ("改到周五"): here the time after them wins; the intent agent reads them as a booking.
+RESCHEDULE_RE = re.compile(
+    r"改到|改成|改为|改在|改约|改期|换到|换成|换在|换个时间|推到|推迟到|挪到|延到|延后到|延期到|调到|调整到|提前到"
+)
 _CLAUSE_RE = re.compile(r"[，,。！!？?；;\n]+")
 
 
@@ -172,7 +175,7 @@ def _split_ruled_out(text: str) -> tuple[str, str]:
 def _split_at_reschedule(text: str) -> tuple[str, str]:
     """(the old time's words, the new time's words) around the last 改到/换到; ("", text) without one."""
     marker = None
-    for marker in _RESCHEDULE_RE.finditer(text):
+    for marker in RESCHEDULE_RE.finditer(text):
         pass
     return (text[: marker.start()], text[marker.end():]) if marker else ("", text)
 
