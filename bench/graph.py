@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from llm_stream import TENANT, _catalog_without_limits, _percentile, _print_log_notes, _raylets, _token
+from llm_stream import TENANT, _catalog_without_limits, _percentile, _print_log_notes, _raylets, _token, warn_leaked_raylets
 from side_by_side import REPO, side_by_side
 
 
@@ -296,8 +296,7 @@ def main() -> None:
                 _print_failed_memory_writes(data_dir / "processes.log")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        if leaked := _raylets() - raylets_before:
-            print(f"raylet still running after mas start stopped: {leaked} (.venv/bin/ray stop --force)", file=sys.stderr)
+        warn_leaked_raylets(raylets_before)
     print(f"Serve proxy: {args.proxy}; total {time.monotonic() - began:.0f} s")
     _report(results, args)
 

@@ -243,6 +243,12 @@ def _raylets() -> set[str]:
     return set(subprocess.run(["pgrep", "-x", "raylet"], capture_output=True, text=True).stdout.split())
 
 
+def warn_leaked_raylets(before: set[str]) -> None:
+    """Says so when a raylet started by this benchmark outlived ``mas start``."""
+    if leaked := _raylets() - before:
+        print(f"raylet still running after mas start stopped: {leaked} (.venv/bin/ray stop --force)", file=sys.stderr)
+
+
 # --- report --------------------------------------------------------------------------------------------------------
 
 
@@ -319,8 +325,7 @@ def main() -> None:
             print(f"{regime}: done after {time.monotonic() - began:.0f} s", file=sys.stderr)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        if leaked := _raylets() - raylets_before:
-            print(f"raylet still running after mas start stopped: {leaked} (.venv/bin/ray stop --force)", file=sys.stderr)
+        warn_leaked_raylets(raylets_before)
     print(f"Serve proxy: {args.proxy}; total {time.monotonic() - began:.0f} s")
     _report(results, args)
 
