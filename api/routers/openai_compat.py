@@ -120,6 +120,15 @@ async def completion_chunks(first: StreamEvent, rest: AsyncIterator[StreamEvent]
     yield "data: [DONE]\n\n"
 
 
+def _is_uuid(model: str) -> bool:
+    """Assistant ids are UUIDs: an LLM alias or model name skips the assistant lookup (no query on that hot path)."""
+    try:
+        uuid.UUID(model)
+    except ValueError:
+        return False
+    return True
+
+
 def _turn_input(body: ChatCompletionRequest) -> list[RunMessage]:
     """The customer's messages after the assistant's last one: earlier turns are already in the thread."""
     latest: list[RunMessage] = []
@@ -174,7 +183,7 @@ async def chat_completions(
 ) -> Any:
     """``model`` is an LLM alias or catalog model (``GET /v1/models``), or an assistant id (runs the agent graph);
     ``stream: true`` answers with SSE chunks."""
-    if await services.assistants.get(ctx.tenant_id, body.model) is not None:
+    if _is_uuid(body.model) and await services.assistants.get(ctx.tenant_id, body.model) is not None:
         return await _assistant_completion(body, ctx, services, x_mas_thread_id)
     request = to_llm_request(body, ctx.tenant_id)
     if not body.stream:
