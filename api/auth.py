@@ -79,14 +79,21 @@ def decode_token(settings: Settings, token: str) -> Principal:
     return Principal(key_id=claims["sub"], tenant_id=tenant_id, scopes=frozenset(map(str, scopes)), expires_at=claims["exp"])
 
 
-def authenticate(request: Request, services: ServicesDep) -> Principal:
+async def authenticate(request: Request, services: ServicesDep) -> Principal:
+    """The caller of a signed, unexpired token whose app key still exists, is not revoked and has its tenant."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
             401, "UNAUTHENTICATED", "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
-    return decode_token(services.settings, token.strip())
+    principal = decode_token(services.settings, token.strip())
+    key = await services.active_keys.get(principal.key_id)
+    if key is None:
+        raise ApiError(401, "KEY_REVOKED", "the app key behind this token is revoked or unknown")
+    if key.tenant_id != principal.tenant_id or not principal.scopes <= set(key.scopes):
+        raise ApiError(401, "INVALID_TOKEN", "access token does not match its app key")
+    return principal
 
 
 def require_scope(scope: str) -> Callable[..., Principal]:

@@ -13,7 +13,7 @@ from api.backends import Backends
 from api.runs.executor import RunExecutor
 from api.runs.worker import RunWorker
 from api.schemas.runs import RunRecord
-from api.store.app_keys import AppKeyStore
+from api.store.app_keys import ActiveKeys, AppKeyStore
 from api.store.assistants import AssistantStore
 from api.store.db import make_engine, make_sessionmaker
 from api.store.migrate import upgrade_to_head
@@ -41,10 +41,12 @@ class Services:
     runs: RunStore
     backends: Backends
     executor: RunExecutor = field(init=False)
+    active_keys: ActiveKeys = field(init=False)
     worker: RunWorker | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.executor = RunExecutor(self, self.backends.graph, self.backends.memory)
+        self.active_keys = ActiveKeys(self.app_keys, self.settings.key_recheck_seconds)
 
     @classmethod
     async def open(cls, settings: Settings, backends: Backends | None = None, run_worker: bool | None = None) -> Services:

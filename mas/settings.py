@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     jwt_issuer: str = "mas"
     jwt_audience: str = "mas-api"
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    key_recheck_seconds: float = Field(
+        default=2.0, ge=0, le=60, description="How long a replica trusts that a token's app key is still active (revocation delay)."
+    )
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     public_url: str = Field(default="http://127.0.0.1:8000", description="Where clients reach the ingress.")
     sentiment_mode: Literal["offline", "llm"] = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -56,6 +57,12 @@ class AppKeyStore:
             return None
         return record if hmac.compare_digest(record.key_hash, _digest(key)) else None
 
+    async def active(self, key_id: str) -> AppKey | None:
+        """The key ``key_id`` unless it is unknown or revoked."""
+        async with self._sessions() as session:
+            record = await session.get(AppKey, key_id)
+        return record if record is not None and record.revoked_at is None else None
+
     async def list(self) -> list[AppKey]:
         async with self._sessions() as session:
             return list(await session.scalars(select(AppKey).order_by(AppKey.created_at)))
@@ -67,3 +74,29 @@ class AppKeyStore:
                 return False
             record.revoked_at = utcnow()
             return True
+
+
+class ActiveKeys:
+    """Which app keys are active, as a replica sees them: each key re-read at most every ``recheck_s``.
+
+    Tokens are checked against their key on every request, so ``mas keys revoke`` reaches every replica within
+    ``recheck_s`` instead of the token's lifetime, at the cost of one primary-key read per key per interval.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, store: AppKeyStore, recheck_s: float) -> None:
+        self._store = store
+        self._recheck_s = recheck_s
+        self._seen: dict[str, tuple[float, AppKey | None]] = {}
+
+    async def get(self, key_id: str) -> AppKey | None:
+        now = time.monotonic()
+        cached = self._seen.get(key_id)
+        if cached is not None and now - cached[0] < self._recheck_s:
+            return cached[1]
+        record = await self._store.active(key_id)
+        if len(self._seen) >= self.MAX_ENTRIES:
+            self._seen.clear()
+        self._seen[key_id] = (now, record)
+        return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -117,9 +118,43 @@ async def test_forged_or_stale_tokens_are_401(api: ApiClient, case: str) -> None
     assert_error(await api.get("/v1/tenants/any/status", headers={"Authorization": f"Bearer {token}"}), 401, code)
 
 
-async def test_a_correctly_signed_token_is_accepted(api: ApiClient) -> None:
-    token = jwt.encode(_claims(api), api.services.settings.effective_jwt_secret, algorithm="HS256")
+async def test_a_correctly_signed_token_is_accepted_only_for_a_live_key(api: ApiClient) -> None:
+    issued = await api.services.app_keys.create("k", PLATFORM_TENANT, [BACKEND_ADMIN])
+    secret = api.services.settings.effective_jwt_secret
+    token = jwt.encode(_claims(api, sub=issued.record.key_id), secret, algorithm="HS256")
     assert (await api.get("/v1/auth/test", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+
+    no_key = jwt.encode(_claims(api, sub="no-such-key"), secret, algorithm="HS256")
+    assert_error(await api.get("/v1/auth/test", headers={"Authorization": f"Bearer {no_key}"}), 401, "KEY_REVOKED")
+    other_tenant = jwt.encode(_claims(api, sub=issued.record.key_id, tenant_id="tenant-a"), secret, algorithm="HS256")
+    assert_error(await api.get("/v1/auth/verify", headers={"Authorization": f"Bearer {other_tenant}"}), 401, "INVALID_TOKEN")
+    wider = await api.services.app_keys.create("k2", "tenant-a", [TENANT_CHAT])
+    widened = jwt.encode(_claims(api, sub=wider.record.key_id, tenant_id="tenant-a", scopes=[TENANT_CHAT, TENANT_ADMIN]),
+                         secret, algorithm="HS256")
+    assert_error(await api.get("/v1/auth/verify", headers={"Authorization": f"Bearer {widened}"}), 401, "INVALID_TOKEN")
+
+
+async def test_revoking_a_key_revokes_its_tokens_on_every_replica(api: ApiClient, settings: Settings) -> None:
+    """Reads and writes alike, within MAS_KEY_RECHECK_SECONDS on a replica that had already accepted the token."""
+    settings = settings.model_copy(update={"key_recheck_seconds": 0.2})
+    first, second = create_app(settings), create_app(settings)
+    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+        clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://replica") for app in (first, second)]
+        issued = await first.state.services.app_keys.create("k", PLATFORM_TENANT, [BACKEND_ADMIN])
+        token = (await clients[0].post("/v1/auth/token", headers={"X-App-Key": issued.key})).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        sync = {"tenant_id": "t-revoke", "tenant_name": "n"}
+        for client in clients:
+            assert (await client.get("/v1/auth/verify", headers=auth)).status_code == 200
+            assert (await client.post("/v1/tenants/sync", headers=auth, json=sync)).status_code in (200, 201)
+
+        assert await first.state.services.app_keys.revoke(issued.record.key_id)
+        await asyncio.sleep(0.25)
+        for client in clients:
+            assert_error(await client.get("/v1/auth/verify", headers=auth), 401, "KEY_REVOKED")
+            assert_error(await client.get("/v1/tenants/t-revoke/status", headers=auth), 401, "KEY_REVOKED")
+            assert_error(await client.post("/v1/tenants/sync", headers=auth, json=sync), 401, "KEY_REVOKED")
+            await client.aclose()
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "token-without-scheme"])
