@@ -162,9 +162,10 @@ async def _assistant_completion(body: ChatCompletionRequest, ctx: TenantContext,
     thread_id = thread_id or body.user
     if not thread_id:
         raise ApiError(400, "THREAD_REQUIRED", "name the thread to run on with the X-MAS-Thread-ID header or the 'user' field")
-    run = await start_run(services, ctx, thread_id, RunCreate(assistant_id=body.model, input=_turn_input(body)),
-                          "stream" if body.stream else "wait")
-    events = aiter(_graph_events(services.executor.start(run), body.model))
+    run, run_events = await services.executor.start(
+        start_run(services, ctx, thread_id, RunCreate(assistant_id=body.model, input=_turn_input(body)),
+                  "stream" if body.stream else "wait"))
+    events = aiter(_graph_events(run_events, body.model))
     if not body.stream:
         async for event in events:
             if event.response is not None:

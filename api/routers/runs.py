@@ -74,8 +74,8 @@ def failure(event: RunEvent) -> ApiError:
 
 @router.post("/{thread_id}/runs/wait", response_model=RunResult)
 async def run_wait(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> dict[str, Any]:
-    run = await start_run(services, ctx, thread_id, body, "wait")
-    async for event in services.executor.start(run):
+    _, events = await services.executor.start(start_run(services, ctx, thread_id, body, "wait"))
+    async for event in events:
         if event.name == "run.completed":
             return event.data
         if event.name == "run.failed":
@@ -92,13 +92,13 @@ def sse(event: RunEvent) -> str:
                               "message.delta, then run.completed or run.failed"}})
 async def run_stream(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> StreamingResponse:
     """Server-sent events; the run goes on (and its reply is stored) even if the client disconnects."""
-    run = await start_run(services, ctx, thread_id, body, "stream")
+    _, events = await services.executor.start(start_run(services, ctx, thread_id, body, "stream"))
 
     async def frames(events: AsyncIterator[RunEvent]) -> AsyncIterator[str]:
         async for event in events:
             yield sse(event)
 
-    return StreamingResponse(frames(services.executor.start(run)), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(frames(events), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.post("/{thread_id}/runs/async", response_model=AsyncRunAccepted, status_code=status.HTTP_202_ACCEPTED)

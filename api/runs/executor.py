@@ -1,8 +1,10 @@
 """Executes a stored run: reads the turn's context, holds the thread lease, runs the graph, stores the outcome.
 
 The same code runs ``wait`` and ``stream`` runs in the replica that accepted
-them and ``async`` runs in a worker. The graph runs in its own task, so a
-client that disconnects from a stream does not stop the run: its reply is
+them and ``async`` runs in a worker. A run is stored and executed in a task of
+its own, detached from the request (and from Ray Serve's request context,
+whose cancellation would otherwise reach every handle call the run makes), so
+a client that disconnects at any moment does not stop the run: its turn is
 stored either way. The customer's input and the reply are written together,
 with the run's completion, in one transaction; the memory write follows in
 the background.
@@ -11,9 +13,10 @@ the background.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
@@ -155,16 +158,33 @@ class RunExecutor:
         """Replies a human agent could send for ``run``'s input (an unsaved run: nothing is stored)."""
         return await self._graph.suggest(await self.turn(run))
 
-    def start(self, run: Run) -> AsyncIterator[RunEvent]:
-        """Runs ``run`` (its thread lease already held) in a task of its own; iterate to follow it."""
+    async def start(self, begin: Awaitable[Run]) -> tuple[Run, AsyncIterator[RunEvent]]:
+        """Stores the run (``begin``: takes the thread lease, creates the row) and runs it, both in a detached task.
+
+        Raises what ``begin`` raises (409 THREAD_BUSY, 404); else returns the run and its events to follow. If the
+        caller is cancelled (its client went away) at any point, the run is still stored, executed and completed.
+        """
         queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
-        self._spawn(self._execute(run, queue.put_nowait))
+        stored: asyncio.Future[Run] = asyncio.get_running_loop().create_future()
+        stored.add_done_callback(lambda future: future.cancelled() or future.exception())  # retrieved even if nobody waits
+
+        async def store_and_execute() -> None:
+            try:
+                run = await begin
+            except BaseException as exc:
+                stored.set_exception(exc)
+                return
+            stored.set_result(run)
+            await self._execute(run, queue.put_nowait)
+
+        self._spawn(store_and_execute())
+        run = await asyncio.shield(stored)
 
         async def follow() -> AsyncIterator[RunEvent]:
             while (event := await queue.get()) is not None:
                 yield event
 
-        return follow()
+        return run, follow()
 
     async def execute(self, run: Run) -> None:
         """Runs ``run`` to its end: the async worker's entry point (the worker holds and renews the thread lease)."""
@@ -220,8 +240,9 @@ class RunExecutor:
         except Exception:
             log.exception("memory write after run %s of tenant %s failed", run.run_id, run.tenant_id)
 
-    def _spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Runs ``work`` in a task with a fresh context: nothing of the request that started it can cancel it."""
+        task = asyncio.get_running_loop().create_task(work, context=contextvars.Context())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -12,6 +12,11 @@ from typing import Any
 
 import pytest
 
+from api.auth import Principal, TenantContext
+from api.routers.runs import start_run
+from api.schemas.runs import RunCreate
+from api.scopes import TENANT_CHAT
+from api.store.models import Run
 from api.webhooks import sign
 from tests.api.test_products import CATALOG
 from tests.client import ApiClient, assert_error
@@ -231,3 +236,43 @@ async def test_a_message_with_only_an_image_still_gets_a_reply(chat: Chat) -> No
     assert result["status"] == "completed" and result["response"]
     messages = (await chat.client.expect(200, "GET", chat.url("messages")))["messages"]
     assert messages[1]["content"] == image  # stored as sent
+
+
+
+@pytest.mark.parametrize("cancel_after_s", [0.05, 0.3])
+async def test_a_wait_request_cancelled_mid_run_still_stores_its_turn_once(chat: Chat, cancel_after_s: float) -> None:
+    """What Ray Serve does to a request whose client disconnects: it cancels the request's task."""
+    request = asyncio.ensure_future(chat.client.post(chat.url("runs/wait"), json=chat.body("我皮肤干，想补水")))
+    await asyncio.sleep(cancel_after_s)
+    request.cancel()
+    await _assert_turn_stored_once(chat, "我皮肤干，想补水")
+
+
+async def test_a_caller_cancelled_while_its_run_is_being_stored_still_gets_the_run_done(chat: Chat) -> None:
+    """Cancelled between taking the lease and creating the row, the turn is neither lost nor left holding the thread."""
+    services = chat.client.services
+    tenant = await services.tenants.get("tenant-a")
+    ctx = TenantContext(principal=Principal("k", "tenant-a", frozenset({TENANT_CHAT}), 0), tenant=tenant)
+    gate = asyncio.Event()
+
+    async def begin() -> Run:
+        await gate.wait()
+        return await start_run(services, ctx, chat.thread_id, RunCreate.model_validate(chat.body("想做水光针")), "wait")
+
+    caller = asyncio.ensure_future(services.executor.start(begin()))
+    await asyncio.sleep(0.01)
+    caller.cancel()
+    gate.set()
+    await _assert_turn_stored_once(chat, "想做水光针")
+
+
+async def _assert_turn_stored_once(chat: Chat, text: str) -> None:
+    async def stored() -> list[dict[str, Any]] | None:
+        messages = (await chat.client.expect(200, "GET", chat.url("messages")))["messages"]
+        return messages if len(messages) >= 2 else None
+
+    messages = await eventually(stored)
+    assert [m["role"] for m in messages] == ["assistant", "user"] and messages[1]["content"] == text
+    status = await chat.client.expect(200, "GET", chat.url(f"runs/{messages[0]['run_id']}/status"))
+    assert status["status"] == "completed"
+    await chat.wait("那价格呢？")  # the thread is free as soon as the run has ended

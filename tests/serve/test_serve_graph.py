@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +39,8 @@ def models_config(path: Path) -> Path:
         {"name": "scripted-llm", "provider": "scripted", "context_window": 32000},
         {"name": "slow-chat", "provider": "simulated", "context_window": 32768,
          "options": {"ttft_ms": 6000, "tokens_per_s": 20, "output_tokens": 40}},
+        {"name": "paced-chat", "provider": "simulated", "context_window": 32768,
+         "options": {"ttft_ms": 300, "tokens_per_s": 60, "output_tokens": 40}},
     ]
     path.write_text(yaml.safe_dump(catalog, allow_unicode=True))
     return path
@@ -159,3 +162,51 @@ def test_an_async_run_completes_after_the_process_executing_it_is_killed(service
         assert [m["role"] for m in messages] == ["assistant", "user"]  # stored once, not once per attempt
         new_replica = until(lambda: service.serve_details()["deployments"]["RunWorker"]["replicas"])
         assert new_replica[0]["pid"] != replica["pid"]
+
+
+def _drop_after(service: Running, brand: Brand, path: str, payload: dict[str, Any], delay_s: float, until_seen: bytes) -> None:
+    """POSTs over a raw socket and closes it ``delay_s`` after sending, or once ``until_seen`` arrives."""
+    host, port = service.api.removeprefix("http://").split(":")
+    data = json.dumps(payload).encode()
+    head = "".join(f"{name}: {value}\r\n" for name, value in brand.headers.items())
+    request = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{head}Content-Type: application/json\r\n"
+               f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode() + data
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        deadline = time.monotonic() + delay_s
+        while until_seen and until_seen not in received:
+            chunk = sock.recv(4096)
+            assert chunk, f"the stream ended before {until_seen!r}: {received[-500:]!r}"
+            received += chunk
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST, not FIN
+
+
+# (mode, seconds after sending, SSE text to wait for first): ten disconnects at different moments of a turn.
+DROPS = [("wait", 0.05, b""), ("wait", 0.2, b""), ("wait", 0.4, b""), ("wait", 0.6, b""), ("wait", 1.0, b""),
+         ("stream", 0.0, b"run.started"), ("stream", 0.0, b"agent.completed"), ("stream", 0.1, b"agent.completed"),
+         ("stream", 0.0, b"message.delta"), ("stream", 0.3, b"message.delta")]
+
+
+def test_a_client_that_disconnects_never_loses_its_turn(service: Running) -> None:
+    """The run goes on without its client: the turn is stored once and the thread is free when the run ends."""
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        brand = Brand(service, http, "graph-drops")
+        paced = brand.assistant(model="paced-chat")
+        threads = []
+        for index, (mode, delay_s, until_seen) in enumerate(DROPS):
+            thread_id = brand.thread(paced)
+            _drop_after(service, brand, f"/v1/threads/{thread_id}/runs/{mode}", body(paced, f"第{index}条：想了解补水项目"),
+                        delay_s, until_seen)
+            threads.append(thread_id)
+
+        for index, thread_id in enumerate(threads):
+            messages = until(lambda: (found := brand.call("GET", f"/v1/threads/{thread_id}/messages")["messages"])
+                             and len(found) >= 2 and found, timeout_s=60)
+            assert [m["role"] for m in messages] == ["assistant", "user"], (DROPS[index], messages)
+            assert messages[1]["content"] == f"第{index}条：想了解补水项目" and messages[0]["content"]
+            run_id = messages[0]["run_id"]
+            assert brand.call("GET", f"/v1/threads/{thread_id}/runs/{run_id}/status")["status"] == "completed"
+            # Free at once, not when the lease expires: the next turn is answered, not refused as THREAD_BUSY.
+            brand.call("POST", f"/v1/threads/{thread_id}/runs/wait", json=body(paced, "那价格呢？"))
