@@ -92,6 +92,12 @@ class GraphEvent(BaseModel):
     result: TurnResult | None = None
 
 
+class ReplicaLost(ConnectionError):
+    """A remote component (a Serve replica) died with a call in flight, and the call could not be retried.
+
+    Its work may or may not have happened: callers retry only what they can redo unseen (a ``wait`` run)."""
+
+
 class AgentUnavailable(Exception):
     """A required agent (input compliance, output compliance) failed: the run fails with 503."""
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.handle import DeploymentHandle
+
+from agents.graph import ReplicaLost
+
+# A replica that dies mid-call (SIGKILL, OOM, node loss) fails the call with RayActorError; Serve routes the
+# retry to another replica, or to the restarted one once the controller has replaced it.
+RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0)
 
 
 class HandleClient:
@@ -20,6 +27,7 @@ class HandleClient:
     def __init__(self, handle: DeploymentHandle, streams: frozenset[str] = frozenset()) -> None:
         self._handle = handle
         self._streams = streams
+        self._name = handle.deployment_name
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
@@ -29,22 +37,38 @@ class HandleClient:
         return lambda *args, **kwargs: self._call(name, args, kwargs)
 
     async def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        try:
-            return await getattr(self._handle, name).remote(*args, **kwargs)
-        except RayTaskError as exc:
-            raise _cause(exc) from None
+        """One call; repeated on another replica when the one serving it died (every unary method here is safe to
+        repeat: checks, reads, and writes keyed by their content)."""
+        for delay_s in (*RETRY_DELAYS_S, None):
+            try:
+                return await getattr(self._handle, name).remote(*args, **kwargs)
+            except RayTaskError as exc:
+                raise _cause(exc) from None
+            except RayActorError as exc:
+                if delay_s is None:
+                    raise ReplicaLost(f"{self._name}.{name}: {exc}") from exc
+                await asyncio.sleep(delay_s)
 
     async def _stream(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
-        response = self._handle.options(method_name=name, stream=True).remote(*args, **kwargs)
-        try:
-            async for item in response:
-                yield item
-        except RayTaskError as exc:
-            raise _cause(exc) from None
-        finally:
-            # A consumer that stops early (client gone) must stop the replica's generator too:
-            # Serve does not cancel an abandoned stream by itself. No-op once it has finished.
-            response.cancel()
+        """A stream; started again when its replica died before the first item, else ReplicaLost."""
+        for delay_s in (*RETRY_DELAYS_S, None):
+            response = self._handle.options(method_name=name, stream=True).remote(*args, **kwargs)
+            started = False
+            try:
+                async for item in response:
+                    started = True
+                    yield item
+                return
+            except RayTaskError as exc:
+                raise _cause(exc) from None
+            except RayActorError as exc:
+                if started or delay_s is None:
+                    raise ReplicaLost(f"{self._name}.{name}: {exc}") from exc
+            finally:
+                # A consumer that stops early (client gone) must stop the replica's generator too:
+                # Serve does not cancel an abandoned stream by itself. No-op once it has finished.
+                response.cancel()
+            await asyncio.sleep(delay_s)
 
 def _cause(exc: RayTaskError) -> BaseException:
     cause = exc.cause

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agents.graph import AgentUnavailable, GraphEvent, TurnInput, TurnResult
+from agents.graph import AgentUnavailable, GraphEvent, ReplicaLost, TurnInput, TurnResult
 from agents.intent import CatalogService
 from agents.sales import AssistantProfile, CustomerProfile, Suggestions
 from api.errors import ApiError
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mas.runs")
 RECENT_MESSAGES = 20
+GRAPH_ATTEMPTS = 3
 CATALOG_TTL_S = 30.0
 _PUBLIC_AGENTS = ("sentiment", "intent", "memory", "products", "sales")
 
@@ -66,6 +67,8 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return exc.status, {"code": exc.code, "message": exc.message, "details": exc.details}
     if isinstance(exc, AgentUnavailable):
         return 503, {"code": "AGENT_UNAVAILABLE", "message": str(exc), "details": {"agent": exc.agent}}
+    if isinstance(exc, ReplicaLost):
+        return 503, {"code": "REPLICA_LOST", "message": f"a replica serving the run died: {exc}", "details": {}}
     return 500, {"code": "INTERNAL_ERROR", "message": "the run failed unexpectedly", "details": {}}
 
 
@@ -195,7 +198,7 @@ class RunExecutor:
         keeper = asyncio.create_task(self._keep_lease(run)) if keep_lease else None
         try:
             emit(RunEvent("run.started", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "running"}))
-            result = await self._run_graph(await self.turn(run), emit)
+            result = await self._run_graph(await self.turn(run), emit, replayable=run.mode != "stream")
             body = result_body(run, result, time.perf_counter() - started)
             messages = [{"role": m["role"], "content": m["content"]} for m in run.input]
             await store.complete(run, result=body, model=result.model, input_tokens=result.input_tokens,
@@ -207,7 +210,7 @@ class RunExecutor:
             raise
         except Exception as exc:
             status, error = error_body(exc)
-            if status >= 500 and not isinstance(exc, (LLMError, AgentUnavailable)):
+            if status >= 500 and not isinstance(exc, (LLMError, AgentUnavailable, ReplicaLost)):
                 log.exception("run %s of tenant %s failed", run.run_id, run.tenant_id)
             await store.fail(run, {**error, "status": status})
             emit(RunEvent("run.failed", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "failed", "error": error}, status))
@@ -216,15 +219,30 @@ class RunExecutor:
                 keeper.cancel()
             emit(None)
 
-    async def _run_graph(self, turn: TurnInput, emit: Callable[[RunEvent | None], None]) -> TurnResult:
-        async for event in self._graph.run(turn):
-            if event.kind == "agent" and event.step is not None:
-                emit(RunEvent("agent.completed", event.step.model_dump(mode="json")))
-            elif event.kind == "delta":
-                emit(RunEvent("message.delta", {"delta": event.delta}))
-            elif event.result is not None:
-                return event.result
-        raise RuntimeError("the graph ended without a result")
+    async def _run_graph(self, turn: TurnInput, emit: Callable[[RunEvent | None], None], replayable: bool) -> TurnResult:
+        """The graph's result, its events emitted as they come. When a replica it needed died mid-call (the run's
+        graph, or a required agent, is lost), the graph is run again, up to GRAPH_ATTEMPTS times, if nobody has seen
+        its events yet (``replayable``: a wait or async run, or a stream before its first agent event)."""
+        attempt = 1
+        while True:
+            seen = False
+            try:
+                async for event in self._graph.run(turn):
+                    if event.kind == "agent" and event.step is not None:
+                        seen = True
+                        emit(RunEvent("agent.completed", event.step.model_dump(mode="json")))
+                    elif event.kind == "delta":
+                        seen = True
+                        emit(RunEvent("message.delta", {"delta": event.delta}))
+                    elif event.result is not None:
+                        return event.result
+                raise RuntimeError("the graph ended without a result")
+            except (ReplicaLost, AgentUnavailable) as exc:
+                if attempt == GRAPH_ATTEMPTS or (seen and not replayable):
+                    raise
+                attempt += 1
+                log.warning("run %s of tenant %s: %s; running its graph again (attempt %d)", turn.run_id, turn.tenant_id,
+                            exc, attempt)
 
     async def _keep_lease(self, run: Run) -> None:
         while True:

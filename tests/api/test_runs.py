@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from agents.graph import ReplicaLost
 from api.auth import Principal, TenantContext
 from api.routers.runs import start_run
+from api.runs.executor import RunExecutor
 from api.schemas.runs import RunCreate
 from api.scopes import TENANT_CHAT
 from api.store.models import Run
@@ -251,8 +253,7 @@ async def test_a_wait_request_cancelled_mid_run_still_stores_its_turn_once(chat:
 async def test_a_caller_cancelled_while_its_run_is_being_stored_still_gets_the_run_done(chat: Chat) -> None:
     """Cancelled between taking the lease and creating the row, the turn is neither lost nor left holding the thread."""
     services = chat.client.services
-    tenant = await services.tenants.get("tenant-a")
-    ctx = TenantContext(principal=Principal("k", "tenant-a", frozenset({TENANT_CHAT}), 0), tenant=tenant)
+    ctx = await _tenant_a_chat(services)
     gate = asyncio.Event()
 
     async def begin() -> Run:
@@ -266,6 +267,12 @@ async def test_a_caller_cancelled_while_its_run_is_being_stored_still_gets_the_r
     await _assert_turn_stored_once(chat, "想做水光针")
 
 
+async def _tenant_a_chat(services: Any) -> TenantContext:
+    """What the TenantChat dependency gives a handler of tenant-a, for tests that call start_run themselves."""
+    tenant = await services.tenants.get("tenant-a")
+    return TenantContext(principal=Principal("k", "tenant-a", frozenset({TENANT_CHAT}), 0), tenant=tenant)
+
+
 async def _assert_turn_stored_once(chat: Chat, text: str) -> None:
     async def stored() -> list[dict[str, Any]] | None:
         messages = (await chat.client.expect(200, "GET", chat.url("messages")))["messages"]
@@ -276,3 +283,37 @@ async def _assert_turn_stored_once(chat: Chat, text: str) -> None:
     status = await chat.client.expect(200, "GET", chat.url(f"runs/{messages[0]['run_id']}/status"))
     assert status["status"] == "completed"
     await chat.wait("那价格呢？")  # the thread is free as soon as the run has ended
+
+
+class GraphLosingItsReplica:
+    """The app's graph, except that the first ``losses`` runs lose a replica after their first event."""
+
+    def __init__(self, graph: Any, losses: int) -> None:
+        self._graph, self.losses = graph, losses
+
+    async def run(self, turn: Any) -> Any:
+        events = self._graph.run(turn)
+        yield await anext(events)
+        if self.losses:
+            self.losses -= 1
+            raise ReplicaLost("Workflow.run: the actor died unexpectedly")
+        async for event in events:
+            yield event
+
+
+@pytest.mark.parametrize("mode", ["wait", "stream"])
+async def test_a_run_whose_graph_replica_died_runs_again_when_nobody_saw_it(chat: Chat, mode: str) -> None:
+    services = chat.client.services
+    graph = GraphLosingItsReplica(services.backends.graph, losses=1)
+    executor = RunExecutor(services, graph, services.backends.memory)
+    ctx = await _tenant_a_chat(services)
+    body = RunCreate.model_validate(chat.body("想做水光针"))
+    _, events = await executor.start(start_run(services, ctx, chat.thread_id, body, mode))
+    outcome = [event async for event in events][-1]
+    if mode == "wait":  # the client sees only the outcome: the graph ran again
+        assert outcome.name == "run.completed" and graph.losses == 0
+        await _assert_turn_stored_once(chat, "想做水光针")
+    else:  # the client already saw an agent event: no replay, a clear 503, nothing stored, the thread free
+        assert outcome.name == "run.failed" and outcome.status == 503 and outcome.data["error"]["code"] == "REPLICA_LOST"
+        assert (await chat.client.expect(200, "GET", chat.url("messages")))["messages"] == []
+        await chat.wait("那价格呢？")
