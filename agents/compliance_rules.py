@@ -3,6 +3,10 @@
 The packs (``configs/compliance/*.yaml``) are data: categories, rules, negation lexicons and the
 customer-speech spans live there, so adding a rule or a category needs no code. See ``advertising.yaml``
 for the rule format.
+
+Matching must stay linear in the text: a message of 20,000 characters goes through every rule on every turn, and
+Python's backtracking engine is quadratic on an unbounded repeat tried at every start ("\\d+" on a run of digits).
+So every repeat in a pack is bounded (checked when the packs load) and the post-processing of hits is O(n log n).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 
 _CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\n]")
 _SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
 _MACRO = re.compile(r"\{\{(\w+)\}\}")
+MAX_REPEAT = 100  # the largest repeat count a pack may write: a bigger bound is as slow as none on long texts
 _GROUP_REF = re.compile(r"\\g<(\w+)>")
 
 
@@ -101,6 +106,7 @@ class Rule:
     channels: frozenset[str]
     patterns: tuple[re.Pattern[str], ...]
     excludes: tuple[re.Pattern[str], ...]
+    reach: int  # how far from its start an exclude's match can read: excludes are searched that close to a hit
     negation: bool
     message: str
     suggestion: str
@@ -168,7 +174,7 @@ class RuleBook:
         if not candidates:
             return []
         segments = Segments(text)
-        speech = self._customer_speech(text) if direction == "output" else []
+        speech = self._customer_speech(text) if direction == "output" else ([], [])
         return _one_per_overlap([hit for hit in candidates if not self._cancelled(hit, segments, speech)])
 
     @staticmethod
@@ -178,18 +184,25 @@ class RuleBook:
                 if m.end() > m.start():
                     yield Hit(rule, m.start(), m.end(), m)
 
-    def _customer_speech(self, text: str) -> list[tuple[int, int]]:
-        pattern = self.language.customer_speech
-        return [m.span() for m in pattern.finditer(text)] if pattern else []
+    def _customer_speech(self, text: str) -> tuple[list[int], list[int]]:
+        """Starts and ends of the customer-speech spans, in text order (they don't overlap)."""
+        spans = [m.span() for m in self.language.customer_speech.finditer(text)] if self.language.customer_speech else []
+        return [start for start, _ in spans], [end for _, end in spans]
 
-    def _cancelled(self, hit: Hit, segments: Segments, speech: list[tuple[int, int]]) -> bool:
+    def _cancelled(self, hit: Hit, segments: Segments, speech: tuple[list[int], list[int]]) -> bool:
+        """Customer speech holds the hit's start, an exclude overlaps it, or a negator refutes it. Each test reads
+        a bounded window around the hit (of the speech spans, only the last one starting before it can hold it),
+        so a text with a hit every few characters costs O(n log n), not O(hits x clause)."""
         text, rule = segments.text, hit.rule
-        if any(start <= hit.start < end for start, end in speech):
+        starts, ends = speech
+        before = bisect.bisect_right(starts, hit.start)
+        if before and hit.start < ends[before - 1]:
             return True
-        clause_start, clause_end = segments.clause(hit.start, hit.end)
-        if any(m.start() < hit.end and hit.start < m.end()
-               for pattern in rule.excludes for m in pattern.finditer(text, clause_start, clause_end)):
-            return True
+        if rule.excludes:
+            clause_start, clause_end = segments.clause(hit.start, hit.end)
+            window = max(clause_start, hit.start - rule.reach), min(clause_end, hit.end + rule.reach)
+            if any(m.start() < hit.end and hit.start < m.end() for pattern in rule.excludes for m in pattern.finditer(text, *window)):
+                return True
         return rule.negation and self._negated(hit, segments)
 
     def _negated(self, hit: Hit, segments: Segments) -> bool:
@@ -208,11 +221,16 @@ class RuleBook:
 
 
 def _one_per_overlap(hits: list[Hit]) -> list[Hit]:
-    """Earliest, then longest, match wins where matches of the same category overlap."""
+    """Earliest, then longest, match wins where matches of the same category overlap.
+
+    Hits come in start order, so a hit overlaps a kept one of its category exactly when that category's
+    furthest kept end lies past its start: one comparison per hit instead of one per kept hit."""
     kept: list[Hit] = []
+    reached: dict[str, int] = {}
     for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end)):
-        if not any(k.rule.category == hit.rule.category and k.start < hit.end and hit.start < k.end for k in kept):
+        if reached.get(hit.rule.category, -1) <= hit.start:
             kept.append(hit)
+            reached[hit.rule.category] = hit.end
     return kept
 
 
@@ -226,6 +244,8 @@ def load_rule_book(directory: Path) -> RuleBook:
     packs = [(path, _read_pack(path)) for path in files]
     language_spec = _single_language(packs)
     macros = language_spec.macros
+    for name, macro in macros.items():
+        _compile(macro, {}, f"{_language_file(packs).name}: macro {name!r}")
     language = _compile_language(language_spec, _language_file(packs), macros)
     categories = _collect_categories(packs)
     rules: list[Rule] = []
@@ -289,9 +309,10 @@ def _compile_rule(path: Path, raw: dict[str, Any], categories: dict[str, Categor
     _check_group_refs(spec, patterns, where)
     if spec.severity == "high" and "input" in spec.directions and not categories[spec.category].safe_reply:
         raise ValueError(f"{where}: input rules that block need a safe_reply on category {spec.category!r}")
+    excludes = tuple(_compile(p, macros, where) for p in spec.excludes)
     return Rule(id=spec.id, category=spec.category, severity=spec.severity,
                 directions=frozenset(spec.directions), channels=frozenset(spec.channels),
-                patterns=patterns, excludes=tuple(_compile(p, macros, where) for p in spec.excludes),
+                patterns=patterns, excludes=excludes, reach=max((_reach(p) for p in excludes), default=0),
                 negation=spec.negation, message=spec.message, suggestion=spec.suggestion, rewrite=spec.rewrite)
 
 
@@ -302,9 +323,71 @@ def _compile(pattern: str, macros: dict[str, str], where: str) -> re.Pattern[str
         return macros[ref.group(1)]
 
     try:
-        return _gated(re.compile(_MACRO.sub(expand, pattern), re.IGNORECASE))
+        compiled = re.compile(_MACRO.sub(expand, pattern), re.IGNORECASE)
     except re.error as exc:
         raise ValueError(f"{where}: bad regex {pattern!r}: {exc}") from exc
+    slow = superlinear(compiled)
+    if slow:
+        raise ValueError(f"{where}: {slow} in {pattern!r}: matching could take quadratic time on a long text")
+    return _gated(compiled)
+
+
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
+
+
+def superlinear(pattern: re.Pattern[str]) -> str | None:
+    """Why ``pattern`` could take more than linear time to search a long text, or None (the lexicons use it too)."""
+    return _slow_repeat(sre_parse.parse(pattern.pattern, pattern.flags))
+
+
+def _slow_repeat(items: Any) -> str | None:
+    """The repeat of the parsed regex ``items`` that makes it super-linear, described, or None.
+
+    Tried at every start of a long run, a repeat costs up to its bound each time: an unbounded one (``\\d+``,
+    ``\\s*``, ``{7,}``) makes that the whole run. A repeat of a variable-width item (``(a|ab){0,9}``,
+    ``(\\d{1,3}){0,9}``) has as many ways to split the text as the product of the bounds."""
+    for op, av in items:
+        if op in _REPEATS:
+            low, high, body = av
+            if high == sre.MAXREPEAT:
+                return "an unbounded repeat (+, * or {n,}; write {0,3}, {1,12} …)"
+            if high > MAX_REPEAT:
+                return f"a repeat of up to {high} (at most {MAX_REPEAT})"
+            width = body.getwidth()
+            if high > 1 and width[0] != width[1]:
+                return f"a repeat of up to {high} of an item of variable width"
+        slow = next(filter(None, map(_slow_repeat, _parts(op, av))), None)
+        if slow:
+            return slow
+    return None
+
+
+def _parts(op: Any, av: Any) -> list[Any]:
+    """The parsed sub-sequences of one parsed item."""
+    if op in _REPEATS:
+        return [av[2]]
+    if op is sre.SUBPATTERN:
+        return [av[3]]
+    if op is sre.BRANCH:
+        return list(av[1])
+    if op in (sre.ASSERT, sre.ASSERT_NOT):
+        return [av[1]]
+    if op is sre.ATOMIC_GROUP:
+        return [av]
+    if op is sre.GROUPREF_EXISTS:
+        return [branch for branch in av[1:] if branch is not None]
+    return []
+
+
+def _reach(pattern: re.Pattern[str]) -> int:
+    """How many characters from its start a match of ``pattern`` (bounded) can read: its longest match plus
+    whatever its lookarounds read."""
+    def lookarounds(items: Any) -> int:
+        return sum(av[1].getwidth()[1] if op in (sre.ASSERT, sre.ASSERT_NOT) else 0 for op, av in items) + sum(
+            lookarounds(part) for op, av in items for part in _parts(op, av))
+
+    parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    return parsed.getwidth()[1] + lookarounds(parsed)
 
 
 def _gated(pattern: re.Pattern[str]) -> re.Pattern[str]:
