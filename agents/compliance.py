@@ -28,20 +28,25 @@ from agents.compliance_rules import (
     Severity,
     load_rule_book,
 )
+from agents.offload import off_the_loop
 from mas.settings import REPO_ROOT
 
 __all__ = ["Channel", "ComplianceAgent", "ComplianceInput", "ComplianceResult", "Direction", "Severity", "Span", "Violation"]
 
 DEFAULT_PACKS = REPO_ROOT / "configs" / "compliance"
 MAX_TEXT_CHARS = 20000
+# Re-checks of a rewrite before giving up on it: each one drops the sentences still objected to, and a hostile
+# text could otherwise make every round uncover a new violation (the labelled sets never need more than one).
+MAX_RECHECKS = 3
 
 _COMMAS = "，,"
 _TERMINATORS = "。！!？?"
 _SAME_REPLACEMENT_GAP = re.compile(r"(?:[、，,\s]|和|与|及|也|还|而且|并且)*")
+# Unbounded, but each repeat can start only where its run starts (an anchor or a lookbehind), so linear.
 _TIDY = (
     (re.compile(r"^[\s，,、；;：:。！!？?]+"), ""),                   # text starting with punctuation
     (re.compile(r"(?<=\n)[ \t]*[，,、；;：:。！!？?]+"), ""),          # line starting with punctuation
-    (re.compile(r"[，,、；;：:]+(?=[。！!？?]|$)"), ""),              # comma left before a full stop or at the end
+    (re.compile(r"(?<![，,、；;：:])[，,、；;：:]+(?=[。！!？?]|$)"), ""),  # comma left before a full stop or at the end
     (re.compile(r"([，,、；;：:])[，,、；;：:]+"), r"\1"),             # doubled commas
     (re.compile(r"(?<=[。！!？?])。+"), ""),                          # doubled full stops
     (re.compile(r"（\s*）|\(\s*\)|“\s*”|「\s*」"), ""),              # emptied brackets and quotes
@@ -96,7 +101,7 @@ class ComplianceAgent:
         return cls(_compiled(str(resolved), _version(resolved)))
 
     async def check(self, request: ComplianceInput) -> ComplianceResult:
-        return self.check_text(request.text, request.channel, request.direction)
+        return await off_the_loop(len(request.text), self.check_text, request.text, request.channel, request.direction)
 
     def check_text(self, text: str, channel: Channel = "chat", direction: Direction = "output") -> ComplianceResult:
         hits = self._book.find(text, channel, direction)
@@ -110,16 +115,17 @@ class ComplianceAgent:
         return ComplianceResult(verdict=verdict, violations=violations, safe_reply=safe_reply)
 
     def _rewrite(self, text: str, hits: list[Hit], channel: Channel) -> str:
-        """Apply each rule's rewrite, then drop any sentence the re-check still objects to."""
+        """Apply each rule's rewrite, then drop any sentence the re-check still objects to; "" when
+        ``MAX_RECHECKS`` rounds of that leave a violation."""
         segments = Segments(text)
         current = _apply(text, [_edit(hit, segments) for hit in hits])
-        while current:
+        for _ in range(MAX_RECHECKS):
             remaining = self._book.find(current, channel, "output")
             if not remaining:
-                break
+                return current
             segments = Segments(current)
             current = _apply(current, [_drop_sentence(segments, hit.start, hit.end) for hit in remaining])
-        return current
+        return "" if self._book.find(current, channel, "output") else current
 
     def _safe_reply(self, hits: list[Hit]) -> str | None:
         """The reply of the first blocking category, in the order the packs declare categories."""
