@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agents.offload import off_the_loop
 from agents.timeparse import (
     RESCHEDULE_RE,
     SHANGHAI,
@@ -186,7 +187,7 @@ class IntentAgent:
     """Async face of :func:`detect_intent` for the chat graph."""
 
     async def detect(self, request: IntentInput) -> IntentResult:
-        return detect_intent(request)
+        return await off_the_loop(len(request.text) + sum(map(len, request.history)), detect_intent, request)
 
 
 def _normalise(text: str) -> str:

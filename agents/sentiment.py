@@ -21,6 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from agents.compliance_rules import superlinear
+from agents.offload import off_the_loop
 from agents.ports import LLMClient
 from llm.errors import LLMError
 from llm.types import ChatMessage, LLMRequest, LLMResponse
@@ -234,7 +236,10 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     # instead would stop the regex engine from skipping an alternative on its first character, five times slower.
     alternatives, marked, group = [], {}, 0
     for pattern, entry in patterns:
-        group += re.compile(pattern).groups + 1
+        compiled = re.compile(pattern, re.IGNORECASE)
+        if slow := superlinear(compiled):  # the scanner runs on every customer message, up to 20,000 characters
+            raise ValueError(f"{path}: {slow} in {pattern!r}")
+        group += compiled.groups + 1
         alternatives.append(f"(?:{pattern})()")
         marked[group] = entry
     scanner = re.compile("|".join([*alternatives, f"(?:{_trie_regex(table)})()"]), re.IGNORECASE)
@@ -620,20 +625,25 @@ class SentimentAgent:
 
     async def analyse(self, request: SentimentInput) -> SentimentResult:
         if self._mode == "offline":
-            return analyse_offline(request.text, request.history)
+            return await _offline(request)
         if self._llm is None:
-            return self._fallback(request, "no LLM client is configured")
+            return await self._fallback(request, "no LLM client is configured")
         try:
             response = await self._llm.complete(_llm_request(request))
         except LLMError as exc:
-            return self._fallback(request, f"LLM call failed: {exc.code}: {exc.message}")
+            return await self._fallback(request, f"LLM call failed: {exc.code}: {exc.message}")
         if response.provider == "offline":
-            return self._fallback(request, "only the offline provider is routed (no real model answered)")
+            return await self._fallback(request, "only the offline provider is routed (no real model answered)")
         try:
             return _from_llm(response)
         except ValidationError as exc:
-            return self._fallback(request, f"LLM answer is not a valid verdict: {exc.errors()[0]['msg']}")
+            return await self._fallback(request, f"LLM answer is not a valid verdict: {exc.errors()[0]['msg']}")
 
     @staticmethod
-    def _fallback(request: SentimentInput, reason: str) -> SentimentResult:
-        return analyse_offline(request.text, request.history).model_copy(update={"fallback_reason": reason})
+    async def _fallback(request: SentimentInput, reason: str) -> SentimentResult:
+        return (await _offline(request)).model_copy(update={"fallback_reason": reason})
+
+
+async def _offline(request: SentimentInput) -> SentimentResult:
+    chars = len(request.text) + sum(map(len, request.history))
+    return await off_the_loop(chars, analyse_offline, request.text, request.history)

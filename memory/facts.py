@@ -68,7 +68,7 @@ def _clauses(message: str) -> Iterator[_Clause]:
 # ---- allergies -----------------------------------------------------------------------------------
 
 _ADVERBS = r"(?:有点儿?|有些|一点|比较|特别|非常|很|都|也|会|就|还|容易|严重|稍微|轻微|又)"
-_EDGE_ADVERBS = re.compile(f"^{_ADVERBS}+|{_ADVERBS}+$")
+_EDGE_ADVERBS = re.compile(f"^{_ADVERBS}{{1,8}}|{_ADVERBS}{{1,8}}$")  # bounded: "+$" is retried from every adverb
 _ALLERGEN_BY_USE = re.compile(r"(?:一用|用了?|用到|接触|吃了?|碰到?|沾到?)(.+)$")
 _LEADING_SUBJECT = re.compile(r"^(?:我|本人|自己)?(?:的|是)?")
 _NOT_ALLERGENS = {"", "皮肤", "脸", "身体", "这个", "那个", "这款", "它", "东西"}
@@ -98,11 +98,11 @@ def _allergy(clause: str) -> str | None:
 
 _BUDGET_CUE = re.compile(r"预算|价位|价格|价钱|花费|(?:能|想|愿意|可以|打算)花|不超过|最多|最高|控制在")
 _UNLIMITED = re.compile(r"预算(?:不限|没有?上限|无上限|随意|无所谓)|不限预算|(?:钱|价格|预算)不是问题")
-_NUMBER = r"\d+(?:\.\d+)?|[零一二两三四五六七八九十百千万]+"
+_NUMBER = r"(?<![\d.])\d{1,9}(?:\.\d{1,4})?(?![\d.])|[零一二两三四五六七八九十百千万]{1,9}"  # bounded: linear, and no float overflow
 _AMOUNT = re.compile(
-    rf"(?P<low>{_NUMBER})\s*(?P<low_unit>[wWkK万千百])?\s*(?:元|块钱|块)?"
-    rf"(?:\s*(?:到|至|-|~|～|—)\s*(?P<high>{_NUMBER})\s*(?P<high_unit>[wWkK万千百])?)?"
-    r"\s*(?:元|块钱|块|rmb|RMB)?\s*(?P<qualifier>左右|上下|以内|以下|之内|内|以上)?"
+    rf"(?P<low>{_NUMBER})\s{{0,3}}(?P<low_unit>[wWkK万千百])?\s{{0,3}}(?:元|块钱|块)?"
+    rf"(?:\s{{0,3}}(?:到|至|-|~|～|—)\s{{0,3}}(?P<high>{_NUMBER})\s{{0,3}}(?P<high_unit>[wWkK万千百])?)?"
+    r"\s{0,3}(?:元|块钱|块|rmb|RMB)?\s{0,3}(?P<qualifier>左右|上下|以内|以下|之内|内|以上)?"
     r"(?![次个岁天月年号支瓶盒片周])"
 )
 _UNITS = {"w": 10000, "万": 10000, "k": 1000, "千": 1000, "百": 100}
@@ -241,7 +241,7 @@ _TREATMENTS = [
 _TREATMENT = re.compile("|".join(f"(?P<t{i}>{pattern})" for i, (pattern, _) in enumerate(_TREATMENTS)))
 _TIME = r"(?:之前|以前|去年|前年|上个?月|上周|上次|前几年|年前|月前|刚)"
 _DONE = re.compile(rf"(?:做|打|割|弄|垫|隆|注射|试)(?:过|了|完)|{_TIME}\S{{0,4}}?(?:做|打)的")
-_NAMED_AFTER = re.compile(r"\s*(?:[0-9一二两三四五六七八九十几]+次)?\s*([A-Za-z][A-Za-z0-9+\- ]{1,20})")
+_NAMED_AFTER = re.compile(r"\s{0,3}(?:[0-9一二两三四五六七八九十几]{1,3}次)?\s{0,3}([A-Za-z][A-Za-z0-9+\- ]{1,20})")
 
 
 def _treatments(clause: str) -> list[str]:
@@ -274,7 +274,7 @@ def _preference(clause: str) -> str | None:
         return None
     verb = _PREFERENCE_VERBS[int(match.lastgroup[1:])][1]  # type: ignore[index]
     thing = _OBJECT_END.split(clause[match.end() :], maxsplit=1)[0]
-    thing = re.sub(r"(?:的话|了|呀|啊|哦|呢|吧|哈|嘛|~)+$", "", thing).strip()
+    thing = re.sub(r"(?:的话|了|呀|啊|哦|呢|吧|哈|嘛|~){1,8}$", "", thing).strip()  # bounded: "+$" is retried from every particle
     if not thing or len(thing) > 20 or _VAGUE_OBJECT.match(thing):
         return None
     return f"偏好：{verb}{thing}"
