@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import threading
 from collections import Counter
 from pathlib import Path
@@ -112,6 +113,15 @@ def _release_lite(path: str) -> None:
             server_manager_instance.release_server(path)
 
 
+def _upsert_misplaces_partition_keys(client: MilvusClient) -> bool:
+    """Whether this is a Milvus server older than 2.4, e.g. the embedded 2.3.5 server of the contract tests.
+    Before a late 2.3 patch (milvus#30607), upsert hashed the partition key of a row from its primary key: the
+    row landed in another tenant's partition and every search filtered on its tenant missed it (every hit lost).
+    A version string that is not ``vX.Y.…`` (a managed service's) is taken for a current server."""
+    version = re.match(r"v?(\d+)\.(\d+)\.", client.get_server_version())
+    return version is not None and (int(version[1]), int(version[2])) < (2, 4)
+
+
 class VectorStore:
     """One collection; the blocking ``MilvusClient`` calls run in worker threads."""
 
@@ -122,6 +132,9 @@ class VectorStore:
         self._lite = _is_lite(uri)
         self._closed = False
         self.name = "milvus_lite" if self._lite else "milvus"
+        # Such a server gets a delete by id then an insert instead: the row is missing from searches between the
+        # two calls, and two concurrent writes of one id may both land. Current servers and Lite upsert.
+        self._delete_then_insert = not self._lite and _upsert_misplaces_partition_keys(client)
         # Milvus Lite fails concurrent write+flush pairs ("current_seq is monotonic"): one at a time there.
         self._writes: contextlib.AbstractAsyncContextManager[Any] = asyncio.Lock() if self._lite else contextlib.nullcontext()
 
@@ -188,7 +201,13 @@ class VectorStore:
 
         def write() -> None:
             for start in range(0, len(rows), _BATCH):
-                self._client.upsert(self._collection, data=[row._asdict() for row in rows[start : start + _BATCH]])
+                batch = [row._asdict() for row in rows[start : start + _BATCH]]
+                if self._delete_then_insert:
+                    ids = ", ".join(milvus_string(row["id"]) for row in batch)
+                    self._client.delete(self._collection, filter=f"id in [{ids}]")
+                    self._client.insert(self._collection, data=batch)
+                else:
+                    self._client.upsert(self._collection, data=batch)
             self._flush()
 
         async with self._writes:
