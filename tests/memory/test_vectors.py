@@ -1,5 +1,6 @@
-"""The Milvus vector store on Milvus Lite (and a Milvus server when MAS_TEST_MILVUS_URI is set): tenant and
-thread filters with awkward ids, the embedder recorded with the collection, and the Lite file lock."""
+"""The Milvus vector store on Milvus Lite and on a Milvus server (MAS_TEST_MILVUS_URI, else the embedded
+``milvus`` 2.3.5 server): tenant and thread filters with awkward ids, the embedder recorded with the
+collection, and the Lite file lock."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from milvus_lite.db import LOCK_FILENAME
 from memory.embeddings import OfflineEmbedder
 from memory.vectors import EmbeddingDimensionMismatch, EmbeddingMismatch, VectorRow, VectorStore, VectorStoreLocked, milvus_string
 
-MILVUS_URI = os.environ.get("MAS_TEST_MILVUS_URI")
 EMBEDDER = OfflineEmbedder(64)
 
 
@@ -26,10 +26,8 @@ EMBEDDER = OfflineEmbedder(64)
 async def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[VectorStore]:
     if request.param == "lite":
         uri = str(tmp_path_factory.mktemp("vectors") / "vectors.db")
-    elif MILVUS_URI:
-        uri = MILVUS_URI
     else:
-        pytest.skip("MAS_TEST_MILVUS_URI is not set: no Milvus server to run the contract against")
+        uri = request.getfixturevalue("milvus_server").uri
     collection = f"test_{uuid.uuid4().hex[:8]}"
     vectors = await VectorStore.open(uri, collection, EMBEDDER)
     yield vectors
