@@ -514,16 +514,22 @@ def _message_contributions(segments: list[Segment], reading: Reading) -> list[Co
     """Every clause's contributions, scaled for how the clauses relate (contrast, concession, relief, a closing question)."""
     contributions: list[Contribution] = []
     relieving: list[Contribution] = []
+    contrasts_before: list[int] = []  # per contribution: the contrast clauses up to its own
+    last_contrast = max((index for index, segment in enumerate(segments) if segment.after_contrast), default=-1)
+    contrasts = 0
     for index, segment in enumerate(segments):
         found = _segment_contributions(segment, reading, contributions[-1] if contributions else None)
-        if segment.after_contrast:
-            for contribution in contributions:
-                contribution.scale *= CONCESSION
+        contrasts += segment.after_contrast
+        weight = _clause_weight(segment)
         for contribution in found:
-            contribution.scale = _clause_weight(segment)
-        if _is_earlier(segment) and any(later.after_contrast for later in segments[index + 1 :]):
+            contribution.scale = weight
+        if _is_earlier(segment) and index < last_contrast:
             relieving += found
         contributions += found
+        contrasts_before += [contrasts] * len(found)
+    # Each later contrast weakens what came before it; counted, not applied clause by clause, which was quadratic.
+    for contribution, before in zip(contributions, contrasts_before, strict=True):
+        contribution.scale *= CONCESSION ** (contrasts - before)
     _relieve(relieving)
     if segments and _ends_asking(segments[-1]) and not PERSISTENCE.search(reading.text):
         _as_inquiry(contributions, segments[-1].tokens[0].start)

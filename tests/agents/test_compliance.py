@@ -290,6 +290,12 @@ def test_a_new_rule_is_data(tmp_path):
     (CATEGORY + _rule(rewrite="\\g<adj>"), "demo.rule.*group <adj>"),
     (CATEGORY + _rule(patterns=["保证"], rewrite="保证有效"), "demo.rule.*itself breaks"),
     (CATEGORY + _rule(directions=["input"]), "demo.rule.*safe_reply"),
+    (CATEGORY + _rule(patterns=["保证\\d+天见效"]), "demo.rule.*unbounded repeat.*保证"),
+    (CATEGORY + _rule(patterns=["加\\s*微信"]), "demo.rule.*unbounded repeat"),
+    (CATEGORY + _rule(excludes=["[a-z]{4,}"]), "demo.rule.*unbounded repeat"),
+    (CATEGORY + _rule(patterns=["[a-z]{1,5000}"]), "demo.rule.*at most 100"),
+    (CATEGORY + _rule(patterns=["(\\d{1,3}[,.]?){1,9}元"]), "demo.rule.*variable width"),
+    ("language:\n  macros: {n: '\\d+'}\n" + CATEGORY + _rule(), "macro 'n'.*unbounded repeat"),
     (CATEGORY + "rules:\n  - {id: a, category: demo, severity: low, patterns: [x], message: m, suggestion: s}\n"
      "  - {id: a, category: demo, severity: low, patterns: [y], message: m, suggestion: s}\n", "rule 'a'.*duplicate"),
 ])
