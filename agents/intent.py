@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agents.bounds import History
 from agents.offload import off_the_loop
 from agents.timeparse import (
     RESCHEDULE_RE,
@@ -52,9 +53,9 @@ class CatalogService(BaseModel):
 
 class IntentInput(BaseModel):
     text: str = Field(min_length=1, max_length=5000)
-    history: list[str] = Field(default=[], description="Earlier customer messages, oldest first.")
+    history: History = []
     now: datetime | None = Field(default=None, description="None: the current time.")
-    catalog: list[CatalogService] = Field(default=[], description="The tenant's services, for matching.")
+    catalog: list[CatalogService] = Field(default=[], max_length=10_000, description="The tenant's services, for matching.")
 
 
 class Entities(BaseModel):

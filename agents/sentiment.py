@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from agents.bounds import History
 from agents.compliance_rules import superlinear
 from agents.offload import off_the_loop
 from agents.ports import LLMClient
@@ -91,7 +92,7 @@ LLM_SYSTEM_PROMPT = (
 
 class SentimentInput(BaseModel):
     text: str = Field(min_length=1, max_length=5000)
-    history: list[str] = Field(default=[], description="Earlier customer messages, oldest first.")
+    history: History = []
 
 
 class SentimentResult(BaseModel):

@@ -18,11 +18,12 @@ from datetime import datetime
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from agents.compliance import MAX_TEXT_CHARS, ComplianceAgent, ComplianceInput
 from agents.compliance_rules import CHANNELS, DIRECTIONS
 from agents.intent import IntentInput, detect_intent
-from agents.sentiment import analyse_offline, load_lexicon
+from agents.sentiment import SentimentInput, analyse_offline, load_lexicon
 from agents.timeparse import SHANGHAI, find_appointment_time
 from memory.facts import extract_facts
 
@@ -153,3 +154,13 @@ async def test_a_long_check_leaves_the_event_loop_answering():
         if gap <= 0.1:
             break
     assert gap <= 0.1, f"the event loop stalled for {gap * 1000:.0f} ms"
+
+
+@pytest.mark.parametrize("model", [SentimentInput, IntentInput])
+def test_what_an_agent_reads_besides_the_message_is_bounded(model: type) -> None:
+    """History is linear work too: an operator's invoke may not send an unbounded amount of it."""
+    with pytest.raises(ValidationError):
+        model(text="你好", history=["你好"] * 51)
+    with pytest.raises(ValidationError):
+        model(text="你好", history=["好" * 20_001])
+    assert len(model(text="你好", history=["好" * 20_000] * 50).history) == 50
