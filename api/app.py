@@ -8,9 +8,10 @@ from typing import AsyncIterator
 from fastapi import FastAPI
 
 from api.backends import Backends
-from api.errors import install_error_handlers
-from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.errors import document_errors, install_error_handlers
+from api.middleware import BodySizeLimitMiddleware, QueryLengthLimitMiddleware, RequestIdMiddleware
 from api.routers import (
+    CheckedRoute,
     agents,
     assistants,
     auth,
@@ -25,8 +26,42 @@ from api.routers import (
     threads,
 )
 from api.services import Services
+from llm.errors import LLMError
 from mas import __version__
 from mas.settings import Settings
+
+# Statuses an LLM call answers with (400, 404 unknown model, 429, 502, 504), and a run of the agent graph
+# (+ 503: an agent or a replica down).
+LLM_ERRORS = tuple(sorted({error.status for error in LLMError.__subclasses__()}))
+RUN_ERRORS = (*LLM_ERRORS, 503)
+
+# What handlers raise beyond what their dependencies and parameters imply (auth, tenancy, 404 for path ids,
+# 400/413/422 for bodies: see api.errors.document_errors).
+HANDLER_ERRORS: dict[str, tuple[int, ...]] = {
+    "POST /v1/auth/token": (401, 403),
+    "PUT /v1/tenants/{tenant_id}": (400,),
+    "PUT /v1/assistants/{assistant_id}": (400,),
+    "POST /v1/prompts/{assistant_id}": (400,),
+    "PUT /v1/prompts/{tenant_id}/{assistant_id}": (400, 409),
+    "POST /v1/prompts/{assistant_id}/clone": (400,),
+    "POST /v1/threads": (404,),
+    "POST /v1/threads/{thread_id}/info": (400,),
+    "GET /v1/threads/{thread_id}/messages": (400,),
+    "POST /v1/threads/{thread_id}/runs/wait": (*RUN_ERRORS, 409),
+    "POST /v1/threads/{thread_id}/runs/stream": (409,),  # later failures are run.failed events
+    "POST /v1/threads/{thread_id}/runs/async": (400,),
+    "POST /v1/threads/{thread_id}/runs/suggestion": RUN_ERRORS,
+    "POST /v1/products/import": (400, 415),
+    "GET /v1/products/search": (400,),
+    "POST /v1/memory/insert": (404,),
+    "POST /v1/memory/delete": (404,),
+    "GET /v1/memory/search": (400, 404),
+    "POST /v1/messages": LLM_ERRORS,
+    "POST /v1/messages/responses": LLM_ERRORS,
+    "POST /v1/messages/responses/structured": LLM_ERRORS,
+    "POST /v1/chat/completions": (*RUN_ERRORS, 409),
+    "POST /v1/agents/{name}/invoke": LLM_ERRORS,
+}
 
 
 def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: Backends | None = None) -> FastAPI:
@@ -47,9 +82,14 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, auth, tenants, assistants, prompts, threads, runs, products, memory, messages, openai_compat, agents):
-        app.include_router(module.router)
+    routers = [m.router for m in (health, auth, tenants, assistants, prompts, threads, runs, products, memory, messages, openai_compat, agents)]
+    if unchecked := [route.path for router in routers for route in router.routes if not isinstance(route, CheckedRoute)]:
+        raise TypeError(f"routes without route_class=CheckedRoute (their input would go unchecked): {unchecked}")
+    for router in routers:
+        app.include_router(router)
+    document_errors(app, routers, HANDLER_ERRORS)
     # Added last = outermost: the request id exists before anything else runs, 413s included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(QueryLengthLimitMiddleware)
     app.add_middleware(RequestIdMiddleware, echo=not behind_serve_proxy)
     return app

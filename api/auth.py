@@ -12,7 +12,7 @@ from typing import Annotated, Any, Callable
 import jwt
 from fastapi import Depends, Header, Request
 
-from api.errors import ApiError
+from api.errors import ApiError, raises
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT, TENANT_ADMIN, TENANT_CHAT
 from api.services import ServicesDep
 from api.store.models import Tenant
@@ -79,6 +79,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
     return Principal(key_id=claims["sub"], tenant_id=tenant_id, scopes=frozenset(map(str, scopes)), expires_at=claims["exp"])
 
 
+@raises(401)
 async def authenticate(request: Request, services: ServicesDep) -> Principal:
     """The caller of a signed, unexpired token whose app key still exists, is not revoked and has its tenant."""
     header = request.headers.get("authorization", "")
@@ -97,6 +98,7 @@ async def authenticate(request: Request, services: ServicesDep) -> Principal:
 
 
 def require_scope(scope: str) -> Callable[..., Principal]:
+    @raises(403)
     def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.has(scope):
             raise ApiError(
@@ -146,6 +148,7 @@ def resolve_tenant_id(principal: Principal, header_tenant: str | None) -> str:
 def tenant_scope(scope: str) -> Callable[..., Any]:
     """Dependency for tenant-scoped endpoints: scope check, tenant resolution, tenant state."""
 
+    @raises(400, 403)
     async def dependency(
         principal: Annotated[Principal, Depends(require_scope(scope))],
         services: ServicesDep,

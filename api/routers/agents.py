@@ -12,9 +12,10 @@ from agents.compliance import ComplianceInput, ComplianceResult
 from agents.registry import AGENTS
 from api.auth import TenantAdmin, TenantChat
 from api.errors import ApiError
+from api.routers import CheckedRoute
 from api.services import ServicesDep
 
-router = APIRouter(prefix="/v1", tags=["agents"])
+router = APIRouter(prefix="/v1", tags=["agents"], route_class=CheckedRoute)
 
 
 @router.get("/agents")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from api.auth import TenantAdmin
 from api.errors import ApiError, found, not_found
+from api.routers import CheckedRoute
 from api.schemas.assistants import (
     AssistantCreate,
     AssistantOut,
@@ -17,7 +18,7 @@ from api.schemas.assistants import (
 from api.schemas.common import Page, PageQuery
 from api.services import ServicesDep
 
-router = APIRouter(prefix="/v1/assistants", tags=["assistants"])
+router = APIRouter(prefix="/v1/assistants", tags=["assistants"], route_class=CheckedRoute)
 
 
 @router.post("", response_model=AssistantOut, status_code=status.HTTP_201_CREATED)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
+from api.routers import CheckedRoute
 from api.services import ServicesDep
 from mas import __version__
 from memory.service import MemoryService, ProductIndex
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=CheckedRoute)
 
 SERVICE_NAME = "mas"
 DEPENDENCY_TIMEOUT_S = 2.0
@@ -28,7 +31,12 @@ async def health() -> dict[str, str]:
     return {"status": "healthy", "service": SERVICE_NAME, "version": __version__}
 
 
-@router.get("/v1/ready")
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    dependencies: dict[str, dict[str, Any]]
+
+
+@router.get("/v1/ready", response_model=Readiness, responses={503: {"model": Readiness, "description": "A required dependency is down."}})
 async def ready(services: ServicesDep) -> JSONResponse:
     """Each dependency's state; 503 with Retry-After while a required one is down."""
     checks: dict[str, dict[str, object]] = {"database": await _check_database(services)}

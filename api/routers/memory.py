@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.auth import TenantAdmin
 from api.errors import ApiError, found
+from api.routers import CheckedRoute
 from api.schemas.memory import (
     InsertOutcome,
     InsertTotals,
@@ -19,7 +20,7 @@ from api.schemas.memory import (
 )
 from api.services import ServicesDep
 
-router = APIRouter(prefix="/v1/memory", tags=["memory"])
+router = APIRouter(prefix="/v1/memory", tags=["memory"], route_class=CheckedRoute)
 
 
 async def _check_thread(services: ServicesDep, tenant_id: str, thread_id: str) -> None:

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Body
 
 from api.auth import TenantChat
 from api.errors import ApiError
+from api.routers import CheckedRoute
 from api.schemas.llm import MessagesRequest, MessagesResponse, StructuredRequest, StructuredResponse, UsageOut
 from api.services import ServicesDep
+from llm.structured import ref_problem
 from llm.types import ChatMessage, LLMRequest, LLMResponse
 
-router = APIRouter(prefix="/v1/messages", tags=["llm"])
+router = APIRouter(prefix="/v1/messages", tags=["llm"], route_class=CheckedRoute)
 
 
 def llm_request(body: MessagesRequest, tenant_id: str, **extra: Any) -> LLMRequest:
@@ -63,6 +65,8 @@ async def structured(body: StructuredRequest, ctx: TenantChat, services: Service
         jsonschema.validators.validator_for(body.json_schema).check_schema(body.json_schema)
     except jsonschema.SchemaError as exc:
         raise ApiError(400, "INVALID_SCHEMA", f"not a valid JSON Schema: {exc.message}", {"path": list(map(str, exc.path))}) from None
+    if (problem := ref_problem(body.json_schema)) is not None:
+        raise ApiError(400, "INVALID_SCHEMA", f"unusable JSON Schema: {problem}")
     request = llm_request(body, ctx.tenant_id, json_schema=body.json_schema)
     if request.model is None:
         request.model = "structured"

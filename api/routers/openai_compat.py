@@ -10,6 +10,7 @@ works against it unchanged: base_url ``<api>/v1``, api_key = an access token.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,8 +21,9 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import TenantChat, TenantContext
 from api.errors import ApiError
+from api.routers import CheckedRoute
 from api.routers.runs import failure, start_run
-from api.runs.executor import RunEvent
+from api.runs.executor import RunEvent, error_body
 from api.schemas.openai_compat import ChatCompletionRequest
 from api.schemas.runs import RunCreate, RunMessage
 from api.services import Services, ServicesDep
@@ -29,7 +31,8 @@ from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.errors import LLMError
 from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent, ToolCall, ToolSpec, merge_deltas
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=CheckedRoute)
+logger = logging.getLogger("mas.api")
 _ROLES = {"developer": "system"}
 
 
@@ -115,8 +118,11 @@ async def completion_chunks(first: StreamEvent, rest: AsyncIterator[StreamEvent]
                     body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": _usage(final)}
                     yield f"data: {json.dumps(body)}\n\n"
             event = await anext(rest, None)
-    except (LLMError, ApiError) as exc:  # a failure after the first frame: the status is already sent
-        yield f"data: {json.dumps({'error': {'code': exc.code, 'message': exc.message, 'details': exc.details}}, ensure_ascii=False)}\n\n"
+    except Exception as exc:  # a failure after the first frame, whatever it is: the status is already sent
+        status, error = error_body(exc)
+        if status >= 500 and not isinstance(exc, LLMError):
+            logger.exception("chat completion stream failed")
+        yield f"data: {json.dumps({'error': error})}\n\n"
     yield "data: [DONE]\n\n"
 
 
@@ -175,7 +181,8 @@ async def _assistant_completion(body: ChatCompletionRequest, ctx: TenantContext,
     return StreamingResponse(completion_chunks(first, events, body.model, include_usage), media_type="text/event-stream")
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", responses={200: {"description": "A chat.completion, or with `stream: true` chat.completion.chunk "
+                                                  "events ending with `data: [DONE]`", "content": {"text/event-stream": {}}}})
 async def chat_completions(
     body: ChatCompletionRequest,
     ctx: TenantChat,

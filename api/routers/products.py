@@ -16,11 +16,12 @@ from pydantic import ValidationError
 
 from api.auth import TenantAdmin, TenantChat
 from api.errors import ApiError, found, not_found
+from api.routers import CheckedRoute, InvalidInput, load_json
 from api.schemas.products import ImportFailure, ImportResult, ProductHit, ProductIn, ProductOut, ProductSearchResult
 from api.services import ServicesDep
 from memory.types import ProductDoc
 
-router = APIRouter(prefix="/v1/products", tags=["products"])
+router = APIRouter(prefix="/v1/products", tags=["products"], route_class=CheckedRoute)
 MAX_IMPORT = 1000
 NDJSON = "application/x-ndjson"
 
@@ -28,7 +29,7 @@ _IMPORT_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "array", "items": ProductIn.model_json_schema(), "maxItems": MAX_IMPORT}},
+            "application/json": {"schema": {"type": "array", "items": ProductIn.model_json_schema(), "minItems": 1, "maxItems": MAX_IMPORT}},
             NDJSON: {"schema": {"type": "string", "description": "one product object per line"}},
         },
     }
@@ -47,12 +48,14 @@ def _parse_items(body: bytes, content_type: str) -> list[Any]:
         for line in text.splitlines():
             if line.strip():
                 try:
-                    items.append(json.loads(line))
+                    items.append(load_json(line))
                 except json.JSONDecodeError as exc:
                     items.append(ImportFailure(index=len(items), error=f"invalid JSON: {exc.msg}"))
+                except InvalidInput as exc:  # loc: ("body", *where in the item)
+                    items.append(ImportFailure(index=len(items), error=f"{'.'.join(map(str, exc.loc[1:])) or 'item'}: {exc.why}"))
         return items
     try:
-        items = json.loads(text)
+        items = load_json(text)
     except json.JSONDecodeError as exc:
         raise ApiError(400, "INVALID_BODY", f"invalid JSON: {exc.msg}", {"line": exc.lineno, "column": exc.colno}) from None
     if not isinstance(items, list):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from api.auth import TenantAdmin, TenantContext
 from api.errors import ApiError, found, not_found
 from api.prompt_library import load_templates, validate_prompt_config
+from api.routers import CheckedRoute
+from api.schemas.common import MAX_INT32
 from api.schemas.prompts import (
     PromptClone,
     PromptCreate,
@@ -27,7 +29,7 @@ from api.schemas.prompts import (
 from api.services import ServicesDep
 from api.store.prompts import AssistantMissing, VersionConflict
 
-router = APIRouter(prefix="/v1/prompts", tags=["prompts"])
+router = APIRouter(prefix="/v1/prompts", tags=["prompts"], route_class=CheckedRoute)
 
 
 # Fixed paths first: "templates" and "validate" must not be taken for an assistant id.
@@ -67,7 +69,7 @@ async def history(
 
 
 @router.get("/{assistant_id}/{tenant_id}/{version}", response_model=PromptVersionOut)
-async def one_version(assistant_id: str, tenant_id: str, version: int, ctx: TenantAdmin, services: ServicesDep) -> PromptVersionOut:
+async def one_version(assistant_id: str, tenant_id: str, version: Annotated[int, Path(ge=1, le=MAX_INT32)], ctx: TenantAdmin, services: ServicesDep) -> PromptVersionOut:
     ctx.refuse_other_tenant(tenant_id)
     row = await services.prompts.version(ctx.tenant_id, assistant_id, version)
     return PromptVersionOut.model_validate(found(row, "prompt_version", f"{assistant_id}/v{version}"))

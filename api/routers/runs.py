@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,14 +14,16 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import TenantChat, TenantContext
 from api.errors import ApiError, found
-from api.runs.executor import RunEvent
+from api.routers import CheckedRoute
+from api.runs.executor import RunEvent, error_body
 from api.schemas.runs import AsyncRunAccepted, AsyncRunCreate, RunCreate, RunRecord, RunResult, RunStatus, SuggestionResult
 from api.services import Services, ServicesDep
 from api.store.models import Run
 
-router = APIRouter(prefix="/v1/threads", tags=["runs"])
+router = APIRouter(prefix="/v1/threads", tags=["runs"], route_class=CheckedRoute)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+logger = logging.getLogger("mas.api")
 
 
 async def _check_target(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate) -> None:
@@ -92,11 +95,17 @@ def sse(event: RunEvent) -> str:
                               "message.delta, then run.completed or run.failed"}})
 async def run_stream(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> StreamingResponse:
     """Server-sent events; the run goes on (and its reply is stored) even if the client disconnects."""
-    _, events = await services.executor.start(start_run(services, ctx, thread_id, body, "stream"))
+    run, events = await services.executor.start(start_run(services, ctx, thread_id, body, "stream"))
 
     async def frames(events: AsyncIterator[RunEvent]) -> AsyncIterator[str]:
-        async for event in events:
-            yield sse(event)
+        try:
+            async for event in events:
+                yield sse(event)
+        except Exception as exc:  # the status is already sent: the stream still ends with the run's failure
+            status, error = error_body(exc)
+            if status >= 500:
+                logger.exception("run %s stream failed", run.run_id)
+            yield sse(RunEvent("run.failed", {"run_id": run.run_id, "thread_id": thread_id, "status": "failed", "error": error}, status))
 
     return StreamingResponse(frames(events), media_type="text/event-stream", headers=SSE_HEADERS)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from api.auth import TenantChat, TenantContext
 from api.errors import ApiError, found
+from api.routers import CheckedRoute
 from api.schemas.threads import (
     MessageOut,
     MessagePage,
@@ -17,7 +18,7 @@ from api.schemas.threads import (
 )
 from api.services import ServicesDep
 
-router = APIRouter(prefix="/v1/threads", tags=["threads"])
+router = APIRouter(prefix="/v1/threads", tags=["threads"], route_class=CheckedRoute)
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:

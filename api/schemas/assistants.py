@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from api.schemas.common import OrmModel, PatchModel, ShortText, StrictModel
+from api.schemas.common import JsonObject, OrmModel, PatchModel, ShortText, StrictModel
 
 
 class Sex(str, Enum):
@@ -22,7 +22,7 @@ class AssistantStatus(str, Enum):
 
 class _AssistantFields(StrictModel):
     nickname: str | None = Field(None, max_length=100)
-    sex: Sex | None = None
+    sex: Sex | None = Field(None, strict=False)
     address: str | None = Field(None, max_length=300)
     voice_id: str | None = Field(None, max_length=100)
     voice_file: str | None = Field(None, max_length=500)
@@ -35,8 +35,8 @@ class AssistantCreate(_AssistantFields):
     personality: str = Field(min_length=1, max_length=4000)
     occupation: ShortText
     industry: ShortText
-    profile: dict[str, Any] = Field(default_factory=dict)
-    status: AssistantStatus = AssistantStatus.ACTIVE
+    profile: JsonObject = Field(default_factory=dict)
+    status: AssistantStatus = Field(AssistantStatus.ACTIVE, strict=False)
 
 
 class AssistantUpdate(_AssistantFields, PatchModel):
@@ -47,8 +47,8 @@ class AssistantUpdate(_AssistantFields, PatchModel):
     personality: str | None = Field(None, min_length=1, max_length=4000)
     occupation: ShortText | None = None
     industry: ShortText | None = None
-    profile: dict[str, Any] | None = None
-    status: AssistantStatus | None = None
+    profile: JsonObject | None = None
+    status: AssistantStatus | None = Field(None, strict=False)
 
 
 class AssistantOut(OrmModel):

@@ -6,13 +6,19 @@ OpenAI clients send options this service has no use for.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.schemas.common import MAX_INT32, JsonInteger, JsonObject
+
+_CONVERSATION_TURN = {"type": "object", "properties": {"role": {"enum": ["user", "assistant", "tool"]}}, "required": ["role"]}
 
 
 class Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """Unknown fields are ignored; known ones keep their JSON type (no ``0`` for ``false``)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
 
 
 class TextPart(Lenient):
@@ -46,7 +52,7 @@ class ChatMessageIn(Lenient):
 class FunctionSpec(Lenient):
     name: str
     description: str = ""
-    parameters: dict[str, Any] = {"type": "object", "properties": {}}
+    parameters: JsonObject = {"type": "object", "properties": {}}
 
 
 class ToolIn(Lenient):
@@ -56,7 +62,7 @@ class ToolIn(Lenient):
 
 class JsonSchemaFormat(Lenient):
     name: str = "answer"
-    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    schema_: JsonObject = Field(default_factory=dict, alias="schema")
 
 
 class ResponseFormat(Lenient):
@@ -70,12 +76,18 @@ class StreamOptions(Lenient):
 
 class ChatCompletionRequest(Lenient):
     model: str
-    messages: Annotated[list[ChatMessageIn], Field(min_length=1)]
+    messages: Annotated[list[ChatMessageIn], Field(min_length=1, json_schema_extra={"contains": _CONVERSATION_TURN})]
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_INT32), JsonInteger()] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1, le=MAX_INT32), JsonInteger()] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     tools: list[ToolIn] = []
     response_format: ResponseFormat | None = None
     user: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_turn(self) -> ChatCompletionRequest:
+        if all(message.role in ("system", "developer") for message in self.messages):
+            raise ValueError("'messages' needs a user, assistant or tool message besides the instructions")
+        return self

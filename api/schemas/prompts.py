@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field
 
-from api.schemas.common import OrmModel, PatchModel, StrictModel
+from api.schemas.common import MAX_INT32, JsonInteger, JsonObject, OrmModel, PatchModel, StrictModel
 
 PROMPT_TEXT_MAX = 8000
+Version = Annotated[int, Field(ge=1, le=MAX_INT32), JsonInteger()]
 
 
 class LLMParameters(StrictModel):
     model: str | None = Field(None, max_length=100)
     temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1, le=32000)
+    max_tokens: Annotated[int, Field(ge=1, le=32000), JsonInteger()] | None = None
 
 
 class _OptionalPromptFields(StrictModel):
@@ -53,13 +54,13 @@ class PromptCreate(StrictModel):
 
 class PromptUpdate(StrictModel):
     prompt_config: PromptConfigPatch
-    base_version: int | None = Field(
-        None, ge=1, description="The version this edit was made on; 409 PROMPT_VERSION_CONFLICT if another is active now."
+    base_version: Version | None = Field(
+        None, description="The version this edit was made on; 409 PROMPT_VERSION_CONFLICT if another is active now."
     )
 
 
 class PromptRollback(StrictModel):
-    version: int = Field(ge=1)
+    version: Version
 
 
 class PromptClone(StrictModel):
@@ -89,8 +90,8 @@ class ValidationIssue(BaseModel):
 
 
 class PromptValidateRequest(StrictModel):
-    # A plain dict on purpose: the validator reports bad content as issues, not as a 422.
-    prompt_config: dict[str, Any]
+    # Any (bounded) object on purpose: the validator reports bad content as issues, not as a 422.
+    prompt_config: JsonObject
 
 
 class PromptValidateResponse(BaseModel):

@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, model_validator
 
 from agents.intent import Invitation
-from api.schemas.common import StrictModel
+from api.schemas.common import USER_TURN, JsonObject, StrictModel
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
-MediaUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+# No whitespace or control characters, spelled out: regex engines disagree on what \s covers.
+MediaUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=2000)]
 
 
 class TextPart(StrictModel):
@@ -31,8 +32,8 @@ class RunMessage(StrictModel):
 
 class RunCreate(StrictModel):
     assistant_id: str = Field(min_length=1, max_length=36)
-    input: list[RunMessage] = Field(min_length=1, max_length=50)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    input: list[RunMessage] = Field(min_length=1, max_length=50, json_schema_extra={"contains": USER_TURN})
+    metadata: JsonObject = Field(default_factory=dict)
     model: str | None = Field(None, max_length=100, description="An LLM alias or model for the reply; default: the prompt's.")
 
     @model_validator(mode="after")

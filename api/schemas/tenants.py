@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, computed_field
 
-from api.schemas.common import OrmModel, PatchModel, ShortText, StrictModel, TenantId
+from api.schemas.common import JsonObject, OrmModel, PatchModel, ShortText, StrictModel, TenantId
 
 
 class TenantStatus(str, Enum):
@@ -18,20 +18,20 @@ class TenantStatus(str, Enum):
 class TenantSync(StrictModel):
     tenant_id: TenantId
     tenant_name: ShortText
-    status: TenantStatus = TenantStatus.ACTIVE
+    status: TenantStatus = Field(TenantStatus.ACTIVE, strict=False)
     industry: str | None = Field(None, max_length=100)
     creator: str | None = Field(None, max_length=100)
-    features: dict[str, Any] = Field(default_factory=dict)
+    features: JsonObject = Field(default_factory=dict)
 
 
 class TenantUpdate(PatchModel):
     not_nullable = frozenset({"tenant_name", "status", "features"})
 
     tenant_name: ShortText | None = None
-    status: TenantStatus | None = None
+    status: TenantStatus | None = Field(None, strict=False)
     industry: str | None = Field(None, max_length=100)
     creator: str | None = Field(None, max_length=100)
-    features: dict[str, Any] | None = None
+    features: JsonObject | None = None
 
 
 class TenantOut(OrmModel):

@@ -1,25 +1,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field
 
 from api.schemas.assistants import Sex
-from api.schemas.common import OrmModel, PatchModel, StrictModel
+from api.schemas.common import JsonInteger, JsonObject, OrmModel, PatchModel, StrictModel
 
 
 class _ThreadFields(StrictModel):
     name: str | None = Field(None, max_length=200)
     nickname: str | None = Field(None, max_length=100)
     real_name: str | None = Field(None, max_length=100)
-    sex: Sex | None = None
-    age: int | None = Field(None, ge=0, le=150)
+    sex: Sex | None = Field(None, strict=False)
+    age: Annotated[int, Field(ge=0, le=150), JsonInteger()] | None = None
     phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9\- ]{4,30}$")
     occupation: str | None = Field(None, max_length=100)
     services: list[str] | None = Field(None, max_length=100)
     is_converted: bool | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class ThreadCreate(_ThreadFields):

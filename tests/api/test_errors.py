@@ -13,6 +13,10 @@ from tests.client import ApiClient, assert_error
 async def test_unknown_route_and_method_use_the_envelope(api: ApiClient) -> None:
     assert_error(await api.get("/v1/nothing-here"), 404, "NOT_FOUND")
     assert_error(await api.request("PATCH", "/v1/health"), 405, "METHOD_NOT_ALLOWED")
+    # Allow lists every documented method of the path, not only the first matching route's.
+    response = await api.request("PATCH", "/v1/assistants/some-id")
+    assert_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "DELETE, GET, PUT"
 
 
 async def test_malformed_json_is_422_with_the_field_location(tenant_a: ApiClient) -> None:
