@@ -59,6 +59,11 @@ class RunEvent:
     status: int = 200
 
 
+class RunTakenOver(Exception):
+    """The run was finished elsewhere before this execution could store it (its lease or claim had expired and
+    the run was failed as abandoned, or another worker took it over): this execution's reply is dropped unseen."""
+
+
 def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """The status and envelope ``error`` object a failed run reports (LLM errors keep theirs)."""
     if isinstance(exc, LLMError):
@@ -67,6 +72,9 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return exc.status, {"code": exc.code, "message": exc.message, "details": exc.details}
     if isinstance(exc, AgentUnavailable):
         return 503, {"code": "AGENT_UNAVAILABLE", "message": str(exc), "details": {"agent": exc.agent}}
+    if isinstance(exc, RunTakenOver):
+        return 503, {"code": "RUN_TAKEN_OVER", "message": "the run's lease expired before its reply was stored; "
+                     "the reply was dropped (send the turn again)", "details": {}}
     if isinstance(exc, ReplicaLost):
         return 503, {"code": "REPLICA_LOST", "message": f"a replica serving the run died: {exc}", "details": {}}
     return 500, {"code": "INTERNAL_ERROR", "message": "the run failed unexpectedly", "details": {}}
@@ -201,18 +209,19 @@ class RunExecutor:
             result = await self._run_graph(await self.turn(run), emit, replayable=run.mode != "stream")
             body = result_body(run, result, time.perf_counter() - started)
             messages = [{"role": m["role"], "content": m["content"]} for m in run.input]
-            await store.complete(run, result=body, model=result.model, input_tokens=result.input_tokens,
-                                 output_tokens=result.output_tokens, cost_usd=result.cost_usd,
-                                 messages=[*messages, {"role": "assistant", "content": result.response}])
+            if not await store.complete(run, result=body, model=result.model, input_tokens=result.input_tokens,
+                                        output_tokens=result.output_tokens, cost_usd=result.cost_usd,
+                                        messages=[*messages, {"role": "assistant", "content": result.response}]):
+                raise RunTakenOver(run.run_id)
             emit(RunEvent("run.completed", body))
             self._spawn(self._remember(run, result.response))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             status, error = error_body(exc)
-            if status >= 500 and not isinstance(exc, (LLMError, AgentUnavailable, ReplicaLost)):
+            if status >= 500 and not isinstance(exc, (LLMError, AgentUnavailable, ReplicaLost, RunTakenOver)):
                 log.exception("run %s of tenant %s failed", run.run_id, run.tenant_id)
-            await store.fail(run, {**error, "status": status})
+            await store.fail(run, {**error, "status": status})  # a no-op when the run was already finished
             emit(RunEvent("run.failed", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "failed", "error": error}, status))
         finally:
             if keeper is not None:

@@ -317,3 +317,40 @@ async def test_a_run_whose_graph_replica_died_runs_again_when_nobody_saw_it(chat
         assert outcome.name == "run.failed" and outcome.status == 503 and outcome.data["error"]["code"] == "REPLICA_LOST"
         assert (await chat.client.expect(200, "GET", chat.url("messages")))["messages"] == []
         await chat.wait("那价格呢？")
+
+
+class GraphOutlivingItsLease:
+    """The app's graph, except that the run is failed as abandoned (as when its lease expired and a resend with its
+    Idempotency-Key took over) just before the graph gives its result."""
+
+    def __init__(self, graph: Any, runs: Any) -> None:
+        self._graph, self._runs = graph, runs
+
+    async def run(self, turn: Any) -> Any:
+        async for event in self._graph.run(turn):
+            if event.result is not None:
+                run = await self._runs.get(turn.tenant_id, turn.thread_id, turn.run_id)
+                assert await self._runs.fail(run, {"code": "RUN_ABANDONED", "message": "its lease expired"})
+            yield event
+
+
+class RecordingMemory:
+    def __init__(self) -> None:
+        self.turns: list[Any] = []
+
+    async def remember_turn(self, tenant_id: str, thread_id: str, messages: list[Any]) -> None:
+        self.turns.append(messages)
+
+
+async def test_a_run_finished_elsewhere_meanwhile_reports_a_failure_and_stores_nothing(chat: Chat) -> None:
+    services = chat.client.services
+    memory = RecordingMemory()
+    executor = RunExecutor(services, GraphOutlivingItsLease(services.backends.graph, services.runs), memory)
+    body = RunCreate.model_validate(chat.body("想做水光针"))
+    _, events = await executor.start(start_run(services, await _tenant_a_chat(services), chat.thread_id, body, "wait"))
+    outcome = [event async for event in events][-1]
+    assert outcome.name == "run.failed" and outcome.status == 503 and outcome.data["error"]["code"] == "RUN_TAKEN_OVER"
+    assert (await chat.client.expect(200, "GET", chat.url("messages")))["messages"] == []
+    await asyncio.sleep(0.1)
+    assert memory.turns == []  # nothing of a turn that was not stored is remembered
+    await chat.wait("那价格呢？")  # the thread is free
