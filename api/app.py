@@ -49,7 +49,7 @@ HANDLER_ERRORS: dict[str, tuple[int, ...]] = {
     "GET /v1/threads/{thread_id}/messages": (400,),
     "POST /v1/threads/{thread_id}/runs/wait": (*RUN_ERRORS, 409),
     "POST /v1/threads/{thread_id}/runs/stream": (409,),  # later failures are run.failed events
-    "POST /v1/threads/{thread_id}/runs/async": (400,),
+    "POST /v1/threads/{thread_id}/runs/async": (400, 409),
     "POST /v1/threads/{thread_id}/runs/suggestion": RUN_ERRORS,
     "POST /v1/products/import": (400, 415),
     "GET /v1/products/search": (400,),

@@ -9,11 +9,14 @@ Three phases on one Serve application (embedded defaults, throughput mode as ``m
 3. ``flaky``: the same customers on an assistant whose model is an alias over a simulated provider that fails 30 %
    of its calls (errors, rate limits and timeouts), with a healthy simulated model as the fallback.
 
+Customers resend a request after a transport error or a 5xx (``--retry-for`` seconds, the same ``Idempotency-Key``):
+what the API asks of a client whose replica died mid-request. A turn fails when it still has no answer after that.
+
 Then it waits for every async run to end, and reads the SQLite store: a turn is half-stored when a completed run
 lacks its user message or reply, or a failed run left either behind; an async run is lost when it never ends.
 Every figure is a count over the whole phase; the baseline phase is the yardstick for the kills phase's runs/s.
 
-    .venv/bin/python bench/faults.py [--clients 16] [--duration 60] [--kill-every 15]
+    .venv/bin/python bench/faults.py [--clients 16] [--duration 60] [--kill-every 15] [--retry-for 60]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +39,7 @@ from typing import Any
 
 import httpx
 import yaml
-from graph import Customer, RunFailed, _body, _prepare
+from graph import Customer, RunFailed, _body, _prepare, post_resending
 from llm_stream import TENANT, _raylets, _token, warn_leaked_raylets
 from side_by_side import REPO, _stop, _wait, free_port
 
@@ -51,6 +55,7 @@ class Phase:
     errors: list[tuple[float, str]]  # (seconds into the phase, what the client got), async submissions included
     async_runs: list[tuple[str, str]] = field(default_factory=list)  # (thread_id, run_id)
     kills: list[tuple[float, str]] = field(default_factory=list)  # (seconds into the phase, deployment)
+    resent: int = 0  # requests the customers sent again (same Idempotency-Key) after a transport error or a 5xx
 
     @property
     def runs_per_s(self) -> float:
@@ -114,13 +119,16 @@ async def _customers(customers: list[Customer], began: float, duration_s: float,
     await asyncio.gather(*(play(customer) for customer in customers))
 
 
-async def _async_client(http: httpx.AsyncClient, assistant_id: str, began: float, duration_s: float,
+async def _async_client(http: httpx.AsyncClient, assistant_id: str, began: float, duration_s: float, retry_for_s: float,
                         accepted: list[tuple[str, str]], errors: list[tuple[float, str]]) -> None:
     while time.perf_counter() - began < duration_s:
         try:
-            thread_id = _body(await http.post("/v1/threads", json={"assistant_id": assistant_id}))["thread_id"]
+            created, _ = await post_resending(http, "/v1/threads", {"assistant_id": assistant_id}, {}, retry_for_s)
+            thread_id = _body(created)["thread_id"]
             body = {"assistant_id": assistant_id, "input": [{"role": "user", "content": "想了解一下水光针，价格多少？"}]}
-            accepted.append((thread_id, _body(await http.post(f"/v1/threads/{thread_id}/runs/async", json=body))["run_id"]))
+            queued, _ = await post_resending(http, f"/v1/threads/{thread_id}/runs/async", body,
+                                             {"Idempotency-Key": str(uuid.uuid4())}, retry_for_s)
+            accepted.append((thread_id, _body(queued)["run_id"]))
         except (httpx.HTTPError, RunFailed) as exc:
             errors.append((time.perf_counter() - began, f"async submit: {exc if isinstance(exc, RunFailed) else type(exc).__name__}"))
         await asyncio.sleep(1.0)
@@ -128,16 +136,18 @@ async def _async_client(http: httpx.AsyncClient, assistant_id: str, began: float
 
 async def _phase(name: str, http: httpx.AsyncClient, assistant_id: str, duration_s: float, args: argparse.Namespace,
                  dashboard: str | None = None) -> Phase:
-    customers = [Customer(http, assistant_id) for _ in range(args.clients)]
+    customers = [Customer(http, assistant_id, retry_for_s=args.retry_for) for _ in range(args.clients)]
     await asyncio.gather(*(customer.turn() for customer in customers))  # warm-up: connections and threads
     phase = Phase(name, 0.0, [], [])
     began = time.perf_counter()
     work = [_customers(customers, began, duration_s, phase.done, phase.errors),
-            _async_client(http, assistant_id, began, duration_s, phase.async_runs, phase.errors)]
+            _async_client(http, assistant_id, began, duration_s, args.retry_for, phase.async_runs, phase.errors)]
     if dashboard:
         work.append(_killer(dashboard, began, args.kill_every, phase.kills))
+    retries_before = sum(customer.retries for customer in customers)
     await asyncio.gather(*work)
     phase.elapsed_s = time.perf_counter() - began
+    phase.resent = sum(customer.retries for customer in customers) - retries_before
     print(f"{name}: {phase.runs_per_s:.1f} runs/s, {len(phase.errors)} errors", file=sys.stderr)
     return phase
 
@@ -193,11 +203,12 @@ def _report(phases: list[Phase], lost: list[str], audit: dict[str, Any], args: a
     print(f"\n{args.clients} clients, baseline and flaky {args.duration:g} s, kills {phases[1].elapsed_s:.0f} s (one every "
           f"{args.kill_every:g} s), one async run per second "
           f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)")
-    print("| phase | runs/wait | failed | failed % | runs/s (x baseline) | async runs queued | async submits refused |")
-    print("|---|---|---|---|---|---|---|")
+    print("| phase | runs/wait | failed | failed % | requests resent | runs/s (x baseline) | async runs queued "
+          "| async submits refused |")
+    print("|---|---|---|---|---|---|---|---|")
     for phase in phases:
         print(f"| {phase.name} | {len(phase.done) + phase.failed_waits} | {phase.failed_waits} | {100 * phase.failed_share:.2f} "
-              f"| {phase.runs_per_s:.1f} ({phase.runs_per_s / base:.2f}) | {len(phase.async_runs)} "
+              f"| {phase.resent} | {phase.runs_per_s:.1f} ({phase.runs_per_s / base:.2f}) | {len(phase.async_runs)} "
               f"| {len(phase.errors) - phase.failed_waits} |")
     for phase in phases:
         if phase.kills:
@@ -228,6 +239,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of the baseline and flaky phases")
     parser.add_argument("--kill-every", type=float, default=15.0, help="seconds between kills (the kills phase lasts 11 of them)")
+    parser.add_argument("--retry-for", type=float, default=60.0,
+                        help="seconds a customer keeps resending a request (same Idempotency-Key) after a transport "
+                             "error or a 5xx; 0: every such answer is a failed turn")
     args = parser.parse_args()
     before = _raylets()
     data_dir = Path(tempfile.mkdtemp(prefix="mas-faults-"))

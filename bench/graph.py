@@ -36,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,24 +101,53 @@ def _turn(latency_s: float, result: dict[str, Any]) -> Turn:
 
 
 class Customer:
-    """One client: five-turn consultations, one after the other, each on a new thread."""
+    """One client: five-turn consultations, one after the other, each on a new thread.
 
-    def __init__(self, http: httpx.AsyncClient, assistant_id: str) -> None:
+    Each turn carries an ``Idempotency-Key``; with ``retry_for_s`` the customer sends a request again (same key) after
+    a transport error or a 5xx, for that long, as a client should when the replica serving it dies: its turn is
+    then answered once (``retries`` counts the requests sent again).
+    """
+
+    def __init__(self, http: httpx.AsyncClient, assistant_id: str, retry_for_s: float = 0.0) -> None:
         self._http = http
         self._assistant_id = assistant_id
+        self._retry_for_s = retry_for_s
         self._turns = 0
         self._thread_id = ""
+        self.retries = 0
 
     async def turn(self) -> Turn:
         step = self._turns % len(CONVERSATION)
-        if step == 0:
-            created = await self._http.post("/v1/threads", json={"assistant_id": self._assistant_id, "nickname": "Lina"})
+        if step == 0:  # a thread created twice by a retry is an empty thread left behind, nothing more
+            created = await self._post("/v1/threads", {"assistant_id": self._assistant_id, "nickname": "Lina"}, {})
             self._thread_id = _body(created)["thread_id"]
         self._turns += 1
         body = {"assistant_id": self._assistant_id, "input": [{"role": "user", "content": CONVERSATION[step]}]}
         started = time.perf_counter()
-        response = await self._http.post(f"/v1/threads/{self._thread_id}/runs/wait", json=body)
+        response = await self._post(f"/v1/threads/{self._thread_id}/runs/wait", body, {"Idempotency-Key": str(uuid.uuid4())})
         return _turn(time.perf_counter() - started, _body(response))
+
+    async def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        response, resent = await post_resending(self._http, url, body, headers, self._retry_for_s)
+        self.retries += resent
+        return response
+
+
+async def post_resending(http: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str],
+                         retry_for_s: float) -> tuple[httpx.Response, int]:
+    """POST, sent again after a transport error or a 5xx for ``retry_for_s`` seconds; the answer and the resends."""
+    deadline, delay, resent = time.perf_counter() + retry_for_s, 0.25, 0
+    while True:
+        try:
+            response = await http.post(url, json=body, headers=headers)
+            if response.status_code < 500 or time.perf_counter() + delay > deadline:
+                return response, resent
+        except httpx.TransportError:
+            if time.perf_counter() + delay > deadline:
+                raise
+        resent += 1
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, 2.0)
 
 
 def _body(response: httpx.Response) -> Any:

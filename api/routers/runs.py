@@ -16,9 +16,20 @@ from api.auth import TenantChat, TenantContext
 from api.errors import ApiError, found
 from api.routers import CheckedRoute
 from api.runs.executor import RunEvent, error_body
-from api.schemas.runs import AsyncRunAccepted, AsyncRunCreate, RunCreate, RunRecord, RunResult, RunStatus, SuggestionResult
+from api.runs.idempotency import RunRequest, keyed_run
+from api.schemas.runs import (
+    AsyncRunAccepted,
+    AsyncRunCreate,
+    IdempotencyKey,
+    RunCreate,
+    RunRecord,
+    RunResult,
+    RunStatus,
+    SuggestionResult,
+)
 from api.services import Services, ServicesDep
 from api.store.models import Run
+from api.store.runs import KeyTaken
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"], route_class=CheckedRoute)
 
@@ -40,19 +51,20 @@ def _run_fields(body: RunCreate) -> dict[str, Any]:
     }
 
 
-async def start_run(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate, mode: str) -> Run:
-    """Takes the thread's lease (else 409 THREAD_BUSY) and stores the run as running."""
+async def start_run(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate, mode: str,
+                    key: str | None = None) -> Run:
+    """Takes the thread's lease (else 409 THREAD_BUSY) and stores the run as running.
+
+    Raises ``KeyTaken`` when another request with the idempotency ``key`` stored its run first."""
     await _check_target(services, ctx, thread_id, body)
-    run_id = str(uuid.uuid4())
-    if not await services.runs.acquire_thread(ctx.tenant_id, thread_id, run_id, services.settings.run_lease_seconds):
-        raise ApiError(409, "THREAD_BUSY", f"thread '{thread_id}' has a run in progress; retry when it has finished",
-                       headers={"Retry-After": "1"})
-    try:
-        return await services.runs.create(ctx.tenant_id, thread_id, run_id=run_id, mode=mode, webhook_url=None,
-                                          status="running", **_run_fields(body))
-    except BaseException:
-        await services.runs.release_thread(ctx.tenant_id, thread_id, run_id)
-        raise
+    run = await services.runs.start(ctx.tenant_id, thread_id, services.settings.run_lease_seconds, mode=mode,
+                                    idempotency_key=key, **_run_fields(body))
+    if run is not None:
+        return run
+    if key is not None and await services.runs.by_key(ctx.tenant_id, key) is not None:
+        raise KeyTaken(key)
+    raise ApiError(409, "THREAD_BUSY", f"thread '{thread_id}' has a run in progress; retry when it has finished",
+                   headers={"Retry-After": "1"})
 
 
 def refuse_private_webhook(host: str) -> None:
@@ -76,8 +88,18 @@ def failure(event: RunEvent) -> ApiError:
 
 
 @router.post("/{thread_id}/runs/wait", response_model=RunResult)
-async def run_wait(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> dict[str, Any]:
-    _, events = await services.executor.start(start_run(services, ctx, thread_id, body, "wait"))
+async def run_wait(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep,
+                   idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """With an ``Idempotency-Key``, a repeated request answers with the run the key started (waiting while it runs)."""
+    request = RunRequest(thread_id=thread_id, mode="wait", **_run_fields(body))
+    while True:
+        if idempotency_key is not None and (done := await keyed_run(services.runs, ctx.tenant_id, idempotency_key, request)):
+            return done.result or {}
+        try:
+            _, events = await services.executor.start(start_run(services, ctx, thread_id, body, "wait", idempotency_key))
+            break
+        except KeyTaken:
+            continue
     async for event in events:
         if event.name == "run.completed":
             return event.data
@@ -111,15 +133,26 @@ async def run_stream(thread_id: str, body: RunCreate, ctx: TenantChat, services:
 
 
 @router.post("/{thread_id}/runs/async", response_model=AsyncRunAccepted, status_code=status.HTTP_202_ACCEPTED)
-async def run_async(thread_id: str, body: AsyncRunCreate, ctx: TenantChat, services: ServicesDep) -> AsyncRunAccepted:
-    """Stored before the 202; a worker runs it (waiting while the thread is busy) and POSTs the webhook."""
+async def run_async(thread_id: str, body: AsyncRunCreate, ctx: TenantChat, services: ServicesDep,
+                    idempotency_key: IdempotencyKey = None) -> AsyncRunAccepted:
+    """Stored before the 202; a worker runs it (waiting while the thread is busy) and POSTs the webhook. With an
+    ``Idempotency-Key``, a repeated request gets the run the key first queued."""
     await _check_target(services, ctx, thread_id, body)
     if body.webhook_url is not None and not services.settings.webhook_allow_private:
         refuse_private_webhook(body.webhook_url.host or "")
-    run = await services.runs.create(ctx.tenant_id, thread_id, mode="async", status="queued",
-                                     webhook_url=str(body.webhook_url) if body.webhook_url else None, **_run_fields(body))
+    request = RunRequest(thread_id=thread_id, mode="async", **_run_fields(body))
+    while True:
+        if idempotency_key is not None and (run := await keyed_run(services.runs, ctx.tenant_id, idempotency_key, request)):
+            return AsyncRunAccepted.model_validate(run, from_attributes=True)
+        try:
+            run = await services.runs.create(ctx.tenant_id, thread_id, mode="async", status="queued",
+                                             webhook_url=str(body.webhook_url) if body.webhook_url else None,
+                                             idempotency_key=idempotency_key, **_run_fields(body))
+            break
+        except KeyTaken:
+            continue
     await services.wake_worker()
-    return AsyncRunAccepted(run_id=run.run_id, thread_id=thread_id, status="queued", created_at=run.created_at)
+    return AsyncRunAccepted.model_validate(run, from_attributes=True)
 
 
 async def _run(services: Services, ctx: TenantContext, thread_id: str, run_id: str) -> Run:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Header
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, model_validator
 
 from agents.intent import Invitation
@@ -13,6 +14,13 @@ from api.schemas.common import USER_TURN, JsonObject, StrictModel
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 # No whitespace or control characters, spelled out: regex engines disagree on what \s covers.
 MediaUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=2000)]
+
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    description="Any unique printable ASCII string per turn (a UUID): sent again with the same request after a lost "
+                "answer (a dropped connection, a 5xx), it gets the run it first started, never a second turn.",
+)]
 
 
 class TextPart(StrictModel):
@@ -67,7 +75,8 @@ class RunResult(BaseModel):
 class AsyncRunAccepted(BaseModel):
     run_id: str
     thread_id: str
-    status: Literal["queued"]
+    status: Literal["queued", "running", "completed", "failed"] = Field(
+        description="queued, or where an Idempotency-Key named an earlier run, that run's status now.")
     created_at: datetime
 
 

@@ -164,6 +164,7 @@ class Run(Timestamps, Base):
         Index("ix_runs_status_created", "status", "created_at"),  # workers: the oldest queued run
         Index("ix_runs_status_claim_expires", "status", "claim_expires_at"),  # workers: runs whose worker died
         Index("ix_runs_webhook_due", "webhook_status", "webhook_next_at"),  # workers: webhooks to (re)send
+        Index("ux_runs_tenant_idempotency_key", "tenant_id", "idempotency_key", unique=True),  # NULLs never collide
     )
 
     run_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -182,6 +183,7 @@ class Run(Timestamps, Base):
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     requested_model: Mapped[str | None] = mapped_column(String(100))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict, server_default="{}")
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))  # the client's Idempotency-Key (api/runs/idempotency.py)
     # Async runs: the worker holding the run, until its claim expires (then another worker takes it over).
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

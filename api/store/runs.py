@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Update, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.store.models import Message, Run, Thread, new_id, utcnow
@@ -35,6 +36,10 @@ _CLAIM_CANDIDATES = 10  # due runs read per claim; a worker that loses a race fo
 
 class UnknownThread(LookupError):
     """The thread does not exist, or belongs to another tenant."""
+
+
+class KeyTaken(Exception):
+    """Another run of the tenant already has this idempotency key."""
 
 
 def _later(now: datetime, seconds: float) -> datetime:
@@ -62,6 +67,19 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
         Run.mode == "async",
         or_(and_(Run.status == "queued", due), and_(Run.status == "running", Run.claim_expires_at < now)),
     )
+
+
+def _orphaned(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A wait or stream run still active without a live thread lease: the replica executing it died."""
+    holds_live_lease = (
+        select(Thread.thread_id)
+        .where(Thread.thread_id == Run.thread_id, Thread.lease_run_id == Run.run_id, Thread.lease_expires_at >= now)
+        .exists()
+    )
+    return Run.mode != "async", Run.status.in_(ACTIVE), ~holds_live_lease
+
+
+_ABANDONED = {"code": RUN_ABANDONED, "message": "the replica running it stopped before it finished"}
 
 
 def _release_lease(tenant_id: str, thread_id: str, run_id: str) -> Update:
@@ -107,9 +125,10 @@ class RunStore:
         webhook_url: str | None,
         status: Literal["queued", "running"],
         run_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Run:
         """Store a new run (``run_id``: one already holding the thread lease); raises ``UnknownThread`` unless
-        the thread is this tenant's."""
+        the thread is this tenant's, ``KeyTaken`` when another of the tenant's runs has ``idempotency_key``."""
         run = Run(
             run_id=run_id or new_id(),
             tenant_id=tenant_id,
@@ -122,18 +141,67 @@ class RunStore:
             requested_model=requested_model,
             webhook_url=webhook_url,
             started_at=self._now() if status == "running" else None,
+            idempotency_key=idempotency_key,
         )
-        async with self._sessions.begin() as session:
-            if await session.scalar(select(Thread.thread_id).where(*_of_thread(tenant_id, thread_id))) is None:
-                raise UnknownThread(thread_id)
-            session.add(run)
+        await self._insert(run)
         return run
+
+    async def start(self, tenant_id: str, thread_id: str, lease_seconds: float, **fields: Any) -> Run | None:
+        """Take the thread's lease and store a new running run (``create``'s ``fields``), in one transaction, so a
+        lease is never held by a run that does not exist yet: None, with nothing written, when the thread is busy."""
+        now = self._now()
+        run = Run(run_id=new_id(), tenant_id=tenant_id, thread_id=thread_id, status="running", started_at=now,
+                  webhook_url=None, metadata_=fields.pop("metadata"), **fields)
+        free = or_(Thread.lease_run_id.is_(None), Thread.lease_expires_at < now)
+        lease = (
+            update(Thread)
+            .where(*_of_thread(tenant_id, thread_id), free)
+            .values(lease_run_id=run.run_id, lease_expires_at=_later(now, lease_seconds), status="RUNNING")
+        )
+        return run if await self._insert(run, lease) else None
+
+    async def _insert(self, run: Run, lease: Update | None = None) -> bool:
+        """Add ``run`` (after taking the thread ``lease``, if given: False, nothing written, when it is not free)."""
+        try:
+            async with self._sessions.begin() as session:
+                if lease is not None:
+                    if (await session.execute(lease.execution_options(synchronize_session=False))).rowcount != 1:
+                        return False
+                elif await session.scalar(select(Thread.thread_id).where(*_of_thread(run.tenant_id, run.thread_id))) is None:
+                    raise UnknownThread(run.thread_id)
+                session.add(run)
+        except IntegrityError:
+            key = run.idempotency_key
+            if key is None or await self.by_key(run.tenant_id, key) is None:
+                raise
+            raise KeyTaken(key) from None
+        return True
 
     async def get(self, tenant_id: str, thread_id: str, run_id: str) -> Run | None:
         async with self._sessions() as session:
             return await session.scalar(
                 select(Run).where(Run.tenant_id == tenant_id, Run.thread_id == thread_id, Run.run_id == run_id)
             )
+
+    # -- idempotency keys ------------------------------------------------------------------------------
+
+    async def by_key(self, tenant_id: str, key: str) -> Run | None:
+        """The tenant's run that holds the idempotency ``key``."""
+        async with self._sessions() as session:
+            return await session.scalar(select(Run).where(Run.tenant_id == tenant_id, Run.idempotency_key == key))
+
+    async def release_key(self, run: Run) -> bool:
+        """Take a failed run's idempotency key from it, so a new run can hold it; False unless it was failed."""
+        return await self._changed(
+            update(Run).where(*_the_run(run), Run.status == "failed", Run.idempotency_key == run.idempotency_key)
+            .values(idempotency_key=None)
+        )
+
+    async def abandon_if_orphaned(self, run: Run) -> bool:
+        """Fail ``run`` with RUN_ABANDONED if the replica executing it died (``_orphaned``); True if it did."""
+        now = self._now()
+        values = {"status": "failed", "error": _ABANDONED, "finished_at": now}
+        return await self._changed(update(Run).where(*_the_run(run), *_orphaned(now)).values(**values))
 
     # -- the thread lease: one run at a time per thread ------------------------------------------------
 
@@ -313,17 +381,11 @@ class RunStore:
         """
         now = self._now()
         cutoff = _later(now, -grace_seconds)
-        holds_live_lease = (
-            select(Thread.thread_id)
-            .where(Thread.thread_id == Run.thread_id, Thread.lease_run_id == Run.run_id, Thread.lease_expires_at >= now)
-            .exists()
-        )
-        error = {"code": RUN_ABANDONED, "message": "the replica running it stopped before it finished"}
         async with self._sessions.begin() as session:
             failed = await session.execute(
                 update(Run)
-                .where(Run.mode != "async", Run.status.in_(ACTIVE), Run.created_at < cutoff, ~holds_live_lease)
-                .values(status="failed", error=error, finished_at=now)
+                .where(*_orphaned(now), Run.created_at < cutoff)
+                .values(status="failed", error=_ABANDONED, finished_at=now)
                 .execution_options(synchronize_session=False)
             )
             await session.execute(
