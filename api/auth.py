@@ -15,8 +15,8 @@ from fastapi import Depends, Header, Request
 from api.errors import ApiError, raises
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT, TENANT_ADMIN, TENANT_CHAT
 from api.services import ServicesDep
-from api.store.models import Tenant
 from mas.settings import Settings
+from store.models import Tenant
 
 ALGORITHM = "HS256"
 

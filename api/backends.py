@@ -22,13 +22,13 @@ from agents.product import ProductAgent
 from agents.sales import SalesAgent
 from agents.sentiment import SentimentAgent
 from agents.summariser import summarise_with
-from api.store.products import ProductStore
-from api.store.transcript import ThreadTranscript
 from llm.router import Router
 from llm.settings import LLMSettings
 from mas.settings import Settings
 from memory.service import MemoryService, ProductIndex
 from memory.settings import MemorySettings
+from store.products import ProductStore
+from store.transcript import ThreadTranscript
 
 T = TypeVar("T")
 

@@ -10,20 +10,20 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.backends import Backends
-from api.runs.executor import RunExecutor
-from api.runs.worker import RunWorker
 from api.schemas.runs import RunRecord
-from api.store.app_keys import ActiveKeys, AppKeyStore
-from api.store.assistants import AssistantStore
-from api.store.db import make_engine, make_sessionmaker
-from api.store.migrate import upgrade_to_head
-from api.store.models import Run
-from api.store.products import ProductStore
-from api.store.prompts import PromptStore
-from api.store.runs import RunStore
-from api.store.tenants import TenantStore
-from api.store.threads import ThreadStore
 from mas.settings import Settings
+from runs.executor import RunExecutor
+from runs.worker import RunWorker
+from store.app_keys import ActiveKeys, AppKeyStore
+from store.assistants import AssistantStore
+from store.db import make_engine, make_sessionmaker
+from store.migrate import upgrade_to_head
+from store.models import Run
+from store.products import ProductStore
+from store.prompts import PromptStore
+from store.runs import RunStore
+from store.tenants import TenantStore
+from store.threads import ThreadStore
 
 log = logging.getLogger("mas.runs")
 

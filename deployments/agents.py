@@ -86,7 +86,7 @@ def handle_backends(handles: dict[str, DeploymentHandle]) -> Backends:
 
 @serve.deployment(name="RunWorker")
 class RunWorker:
-    """Executes queued async runs (``api.runs.worker``): a run outlives the replica that accepted it, and this one."""
+    """Executes queued async runs (``runs.worker``): a run outlives the replica that accepted it, and this one."""
 
     async def __init__(self, **handles: DeploymentHandle) -> None:
         self._services = await Services.open(Settings(), handle_backends(handles), run_worker=True)

@@ -7,14 +7,14 @@ from ray.serve.handle import DeploymentHandle
 
 from agents.product import ProductAgent, ProductQuery, ProductResult
 from agents.summariser import summarise_with
-from api.store.db import make_engine, make_sessionmaker
-from api.store.products import ProductStore
-from api.store.transcript import ThreadTranscript
 from deployments.forwarding import Serves
 from deployments.handles import HandleClient
 from mas.settings import Settings
 from memory.service import MemoryService, ProductIndex
 from memory.settings import MemorySettings
+from store.db import make_engine, make_sessionmaker
+from store.products import ProductStore
+from store.transcript import ThreadTranscript
 
 
 @serve.deployment(name="Memory")

@@ -107,7 +107,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_revision(args: argparse.Namespace, settings: Settings) -> int:
-    from api.store.migrate import new_revision
+    from store.migrate import new_revision
 
     print(f"wrote {new_revision(args.message)}: review it, then commit it with the model change")
     return 0

@@ -21,10 +21,10 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
 from api.services import Services
-from api.store.db import make_engine
-from api.store.migrate import upgrade_to_head
-from api.store.models import Base
 from mas.settings import Settings
+from store.db import make_engine
+from store.migrate import upgrade_to_head
+from store.models import Base
 from tests.client import ApiClient
 
 REQUIRE_SERVICES = os.environ.get("MAS_TEST_REQUIRE_SERVICES") == "1"

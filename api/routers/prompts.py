@@ -27,7 +27,7 @@ from api.schemas.prompts import (
     TemplateList,
 )
 from api.services import ServicesDep
-from api.store.prompts import AssistantMissing, VersionConflict
+from store.prompts import AssistantMissing, VersionConflict
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"], route_class=CheckedRoute)
 

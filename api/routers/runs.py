@@ -15,8 +15,6 @@ from fastapi.responses import StreamingResponse
 from api.auth import TenantChat, TenantContext
 from api.errors import ApiError, found
 from api.routers import CheckedRoute
-from api.runs.executor import RunEvent, error_body
-from api.runs.idempotency import RunRequest, keyed_run
 from api.schemas.runs import (
     AsyncRunAccepted,
     AsyncRunCreate,
@@ -28,8 +26,10 @@ from api.schemas.runs import (
     SuggestionResult,
 )
 from api.services import Services, ServicesDep
-from api.store.models import Run
-from api.store.runs import KeyTaken
+from runs.executor import RunEvent, error_body
+from runs.idempotency import RunRequest, keyed_run
+from store.models import Run
+from store.runs import KeyTaken
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"], route_class=CheckedRoute)
 

@@ -114,7 +114,7 @@ class RunRecord(RunStatus):
 
     @classmethod
     def of(cls, run: Any) -> RunRecord:
-        """The record of a stored ``api.store.models.Run``."""
+        """The record of a stored ``store.models.Run``."""
         webhook = None
         if run.webhook_url:
             webhook = Webhook(url=run.webhook_url, status=run.webhook_status, attempts=run.webhook_attempts, error=run.webhook_error)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api.store.runs import RUN_ABANDONED
+from store.runs import RUN_ABANDONED
 from tests.api.test_runs import Chat, eventually, new_chat
 from tests.client import ApiClient, assert_error
 

@@ -15,11 +15,11 @@ import pytest
 from agents.graph import ReplicaLost
 from api.auth import Principal, TenantContext
 from api.routers.runs import start_run
-from api.runs.executor import RunExecutor
 from api.schemas.runs import RunCreate
 from api.scopes import TENANT_CHAT
-from api.store.models import Run
 from api.webhooks import sign
+from runs.executor import RunExecutor
+from store.models import Run
 from tests.api.test_products import CATALOG
 from tests.client import ApiClient, assert_error
 from tests.llm.fake_servers import Reply

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import inspect, select
 
 from api.services import Services
-from api.store.migrate import pending_model_changes, upgrade_to_head
-from api.store.models import AppKey, Base
+from store.migrate import pending_model_changes, upgrade_to_head
+from store.models import AppKey, Base
 
 
 async def _tenant_with_assistant(services: Services, tenant_id: str = "t1") -> str:

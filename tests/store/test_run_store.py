@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from api.services import Services
-from api.store.db import make_engine, make_sessionmaker
-from api.store.models import Run, utcnow
-from api.store.runs import RUN_ABANDONED, RunStore, UnknownThread
 from mas.settings import Settings
+from store.db import make_engine, make_sessionmaker
+from store.models import Run, utcnow
+from store.runs import RUN_ABANDONED, RunStore, UnknownThread
 
 LEASE = 30.0
 TURN = [{"role": "user", "content": "水光针多少钱"}, {"role": "assistant", "content": "您好，水光针参考价 ¥1,280。"}]

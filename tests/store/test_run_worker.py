@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.runs.worker import RunWorker
 from api.services import Services
-from api.store.db import make_sessionmaker
-from api.store.models import Run
-from api.store.runs import RunStore
 from api.webhooks import sign
 from mas.settings import Settings
+from runs.worker import RunWorker
+from store.db import make_sessionmaker
+from store.models import Run
+from store.runs import RunStore
 from tests.llm.fake_servers import FakeServer, Reply
 
 SECRET = "whsec-test"

@@ -25,10 +25,10 @@ from agents.graph import AgentUnavailable, GraphEvent, ReplicaLost, TurnInput, T
 from agents.intent import CatalogService
 from agents.sales import AssistantProfile, CustomerProfile, Suggestions
 from api.errors import ApiError
-from api.store.models import Run
-from api.store.transcript import message_text
 from llm.errors import LLMError
 from memory.types import TurnMessage
+from store.models import Run
+from store.transcript import message_text
 
 if TYPE_CHECKING:
     from api.services import Services

@@ -26,10 +26,10 @@ from datetime import timedelta
 
 import httpx
 
-from api.store.models import Run, utcnow
-from api.store.runs import RunStore
 from api.webhooks import deliver, next_delay
 from mas.settings import Settings
+from store.models import Run, utcnow
+from store.runs import RunStore
 
 logger = logging.getLogger("mas.runs")
 

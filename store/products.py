@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.store.models import Product, utcnow
+from store.models import Product, utcnow
 
 _UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 

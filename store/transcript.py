@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.store.models import Message
 from memory.types import TurnMessage
+from store.models import Message
 
 
 def message_text(content: Any) -> str:

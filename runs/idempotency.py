@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.errors import ApiError
-from api.store.models import Run
-from api.store.runs import RunStore
+from store.models import Run
+from store.runs import RunStore
 
 POLL_S = 0.2  # how often a retry looks at the run it waits for
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.store.models import Message, Thread
+from store.models import Message, Thread
 
 
 class ThreadStore:

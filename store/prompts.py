@@ -8,8 +8,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.store.assistants import live_assistant
-from api.store.models import PromptVersion
+from store.assistants import live_assistant
+from store.models import PromptVersion
 
 _MAX_ATTEMPTS = 5
 

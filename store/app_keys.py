@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.store.models import AppKey, utcnow
+from store.models import AppKey, utcnow
 
 KEY_PREFIX = "mas"
 

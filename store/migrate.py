@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.store.models import Base
+from store.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.store.models import Assistant, utcnow
+from store.models import Assistant, utcnow
 
 
 def live_assistant(tenant_id: str, assistant_id: str):  # type: ignore[no-untyped-def]

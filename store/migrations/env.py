@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by ``api.store.migrate``."""
+"""Alembic environment: runs on the connection handed over by ``store.migrate``."""
 
 from typing import Any
 
@@ -6,13 +6,13 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import text
 
-from api.store.models import Base, UTCDateTime
+from store.models import Base, UTCDateTime
 
 MIGRATION_LOCK_ID = 7_220_531  # arbitrary, fixed: one advisory lock for MAS migrations
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through `mas db upgrade` (api.store.migrate), not the alembic CLI")
+    raise RuntimeError("run migrations through `mas db upgrade` (store.migrate), not the alembic CLI")
 
 if connection.dialect.name == "postgresql":
     # Held until the surrounding transaction ends: replicas starting together migrate one at a time.

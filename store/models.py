@@ -183,7 +183,7 @@ class Run(Timestamps, Base):
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     requested_model: Mapped[str | None] = mapped_column(String(100))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict, server_default="{}")
-    idempotency_key: Mapped[str | None] = mapped_column(String(255))  # the client's Idempotency-Key (api/runs/idempotency.py)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))  # the client's Idempotency-Key (runs/idempotency.py)
     # Async runs: the worker holding the run, until its claim expires (then another worker takes it over).
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

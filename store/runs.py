@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Update, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.store.models import Message, Run, Thread, new_id, utcnow
+from store.models import Message, Run, Thread, new_id, utcnow
 
 logger = logging.getLogger("mas.runs")
 
