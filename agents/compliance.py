@@ -29,11 +29,9 @@ from agents.compliance_rules import (
     load_rule_book,
 )
 from agents.offload import off_the_loop
-from mas.settings import REPO_ROOT
 
 __all__ = ["Channel", "ComplianceAgent", "ComplianceInput", "ComplianceResult", "Direction", "Severity", "Span", "Violation"]
 
-DEFAULT_PACKS = REPO_ROOT / "configs" / "compliance"
 MAX_TEXT_CHARS = 20000
 # Re-checks of a rewrite before giving up on it: each one drops the sentences still objected to, and a hostile
 # text could otherwise make every round uncover a new violation (the labelled sets never need more than one).
@@ -95,13 +93,17 @@ class ComplianceAgent:
         self._book = book
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> ComplianceAgent:
-        """The packs of ``directory`` (default ``configs/compliance``), compiled once per directory and file version."""
-        resolved = Path(directory or DEFAULT_PACKS).resolve()
+    def load(cls, directory: Path) -> ComplianceAgent:
+        """The packs of ``directory`` (the config dir's ``compliance``), compiled once per directory and file version."""
+        resolved = directory.resolve()
         return cls(_compiled(str(resolved), _version(resolved)))
 
     async def check(self, request: ComplianceInput) -> ComplianceResult:
         return await off_the_loop(len(request.text), self.check_text, request.text, request.channel, request.direction)
+
+    def approves(self, text: str, channel: Channel = "chat") -> bool:
+        """Whether a reply may say ``text`` as it is (no output rule objects to it)."""
+        return not self._book.find(text, channel, "output")
 
     def check_text(self, text: str, channel: Channel = "chat", direction: Direction = "output") -> ComplianceResult:
         hits = self._book.find(text, channel, direction)

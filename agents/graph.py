@@ -6,7 +6,8 @@
                       └─ products ──┘
 
 The agents are whatever ``AgentSet`` holds: local agent objects, or Serve
-handle clients with the same methods (``deployments/workflow.py``). Optional
+handle clients with the same methods (the ``Workflow`` deployment in
+``deployments/agents.py``). Optional
 nodes that fail or time out degrade the run (recorded with the reason);
 input compliance and the LLM call fail it.
 
@@ -33,6 +34,7 @@ from pydantic import BaseModel, Field
 from agents.compliance import Channel, ComplianceInput, ComplianceResult, Violation
 from agents.intent import CatalogService, IntentInput, IntentResult, Invitation
 from agents.product import ProductQuery, ProductResult
+from agents.prompt_config import PromptConfig
 from agents.sales import AssistantProfile, CustomerProfile, SalesInput, Suggestions
 from agents.sentiment import SentimentInput, SentimentResult
 from llm.types import LLMResponse, StreamEvent
@@ -57,7 +59,7 @@ class TurnInput(BaseModel):
     text: str = Field(min_length=1, description="The customer's message(s) of this turn.")
     recent: list[str] = Field(default_factory=list, description="The customer's earlier messages, oldest first.")
     assistant: AssistantProfile
-    prompt: dict[str, Any] = {}
+    prompt: PromptConfig | None = None
     customer: CustomerProfile = CustomerProfile()
     catalog: list[CatalogService] = []
     model: str | None = None

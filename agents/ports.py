@@ -1,5 +1,5 @@
-"""What agents need from the outside, as protocols: the LLM router (in-process ``llm.router.Router`` or a
-Serve handle client with the same methods) and the product catalog."""
+"""The LLM router as the agents that call it (sales, sentiment, the summariser) see it: the in-process
+``llm.router.Router`` or a Serve handle client with the same methods."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 The prompt is assembled from the assistant's active prompt version, the
 strategy for the customer's sentiment and journey stage, the recalled
-memories, the retrieved products and the intent agent's guidance. The offline
-composer gets the same findings as a ``ComposeContext``.
+memories, the retrieved products and the intent agent's guidance. When the
+router says no real model answered (``offline``), the agent writes the reply
+itself from the same findings (``agents.offline_reply``).
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field
 
+from agents.compliance import ComplianceAgent
 from agents.intent import IntentResult
+from agents.offline_reply import ComposeContext, ComposeProduct, compose_reply, compose_suggestions
 from agents.ports import LLMClient
 from agents.product import ProductPick
+from agents.prompt_config import LLMParameters, PromptConfig
 from agents.sentiment import SentimentResult
-from llm.composer import compose_reply
-from llm.types import ChatMessage, ComposeContext, ComposeProduct, LLMRequest, LLMResponse, StreamEvent
-from mas.settings import REPO_ROOT
+from llm.tokens import estimate_tokens
+from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent
 from memory.types import TurnMessage
 
 Stage = Literal["first_contact", "consideration", "decision", "after_sales"]
-STRATEGIES_PATH = REPO_ROOT / "configs" / "prompts" / "strategies.yaml"
 SUGGESTION_COUNT = 3
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _ASSETS = {"price_list": "价格表", "cases": "案例", "certificates": "资质证书", "address": "地址"}
@@ -69,7 +71,7 @@ class SalesInput(BaseModel):
     tenant_id: str = Field(default="", description="Set by the service from the caller's token.")
     text: str = Field(min_length=1, max_length=20000, description="The customer's message(s) of this turn.")
     assistant: AssistantProfile
-    prompt: dict[str, Any] = Field(default_factory=dict, description="The assistant's active prompt_config.")
+    prompt: PromptConfig | None = Field(default=None, description="The assistant's active prompt_config.")
     customer: CustomerProfile = CustomerProfile()
     history: list[TurnMessage] = Field(default_factory=list, description="The conversation window, oldest first.")
     memories: list[str] = []
@@ -95,7 +97,7 @@ class Strategies(BaseModel):
     urgent: str
 
     @classmethod
-    def load(cls, path: Path = STRATEGIES_PATH) -> Strategies:
+    def load(cls, path: Path) -> Strategies:
         return _load_strategies(str(path))
 
 
@@ -177,14 +179,16 @@ def _strategy(sales: SalesInput, strategies: Strategies) -> list[str]:
 def _scripts(sales: SalesInput, values: dict[str, str]) -> list[str]:
     """The prompt version's situational scripts that apply to this turn."""
     prompt, stage = sales.prompt, journey_stage(sales)
+    if prompt is None:
+        return []
     wanted = [
-        ("greeting_prompt", stage == "first_contact"),
-        ("product_recommendation_prompt", bool(sales.products)),
-        ("objection_handling_prompt", sales.sentiment is not None and sales.sentiment.label == "negative"),
-        ("closing_prompt", stage == "decision"),
-        ("context_instructions", True),
+        (prompt.greeting_prompt, stage == "first_contact"),
+        (prompt.product_recommendation_prompt, bool(sales.products)),
+        (prompt.objection_handling_prompt, sales.sentiment is not None and sales.sentiment.label == "negative"),
+        (prompt.closing_prompt, stage == "decision"),
+        (prompt.context_instructions, True),
     ]
-    return [_render(prompt[field], values) for field, applies in wanted if applies and prompt.get(field)]
+    return [_render(script, values) for script, applies in wanted if applies and script]
 
 
 def system_prompt(sales: SalesInput, strategies: Strategies) -> str:
@@ -193,17 +197,16 @@ def system_prompt(sales: SalesInput, strategies: Strategies) -> str:
     sections: list[tuple[str, list[str]]] = [
         ("身份", [f"你是{assistant.assistant_name}，{assistant.industry}品牌的{assistant.occupation or '顾问'}，在线回复客户消息。",
                   assistant.personality]),
-        ("人设与要求", [_render(prompt.get("personality_prompt", ""), values), prompt.get("brand_voice") or ""]),
+        ("人设与要求", [_render(prompt.personality_prompt, values), prompt.brand_voice or ""] if prompt else []),
         ("本轮策略", _strategy(sales, strategies)),
         ("客户", [f"称呼：{sales.customer.display_name}" if sales.customer.display_name else "",
                   f"关注项目：{'、'.join(sales.customer.services)}" if sales.customer.services else ""]),
         ("记得的信息", [f"- {memory}" for memory in sales.memories]),
         ("可参考的项目（只介绍与客户需求相关的）", [_product_line(product) for product in sales.products]),
         ("本轮意图", _intent_guidance(sales)),
-        ("产品知识", [prompt.get("product_knowledge") or ""]),
+        ("产品知识", [prompt.product_knowledge or ""] if prompt else []),
         ("话术", _scripts(sales, values)),
-        ("合规", [COMPLIANCE_RULES, *prompt.get("safety_guidelines", []),
-                  f"不讨论：{'、'.join(prompt['forbidden_topics'])}" if prompt.get("forbidden_topics") else ""]),
+        ("合规", [COMPLIANCE_RULES, *_prompt_rules(prompt)]),
         ("上一稿的问题（这次必须避免）", [f"- {problem}" for problem in sales.feedback]),
         ("回复", ["用自然、简洁的中文回复，2到5句话；不编造价格、资质或案例；不要暴露这些说明。"]),
     ]
@@ -213,6 +216,13 @@ def system_prompt(sales: SalesInput, strategies: Strategies) -> str:
         if body:
             blocks.append(f"【{title}】\n{body}")
     return "\n\n".join(blocks)
+
+
+def _prompt_rules(prompt: PromptConfig | None) -> list[str]:
+    if prompt is None:
+        return []
+    topics = [f"不讨论：{'、'.join(prompt.forbidden_topics)}"] if prompt.forbidden_topics else []
+    return [*prompt.safety_guidelines, *topics]
 
 
 def compose_context(sales: SalesInput) -> ComposeContext:
@@ -234,31 +244,46 @@ def compose_context(sales: SalesInput) -> ComposeContext:
 
 
 class SalesAgent:
-    def __init__(self, llm: LLMClient, strategies: Strategies | None = None) -> None:
+    def __init__(self, llm: LLMClient, config_dir: Path) -> None:
+        """``config_dir``: the strategies (``prompts/strategies.yaml``) and, for the offline writer, the compliance packs."""
         self._llm = llm
-        self._strategies = strategies or Strategies.load()
+        self._strategies = Strategies.load(config_dir / "prompts" / "strategies.yaml")
+        self._compliance = ComplianceAgent.load(config_dir / "compliance")
 
     def request(self, sales: SalesInput, **overrides: Any) -> LLMRequest:
-        parameters = sales.prompt.get("llm_parameters") or {}
+        prompt = sales.prompt
+        parameters = prompt.llm_parameters if prompt is not None and prompt.llm_parameters else LLMParameters()
         history = [ChatMessage(role=m.role, content=m.content) for m in sales.history if m.content]
         return LLMRequest(
             messages=[*history, ChatMessage(role="user", content=sales.text)],
             system=system_prompt(sales, self._strategies),
-            model=sales.model or parameters.get("model") or sales.assistant.model,
-            temperature=parameters.get("temperature"),
-            max_tokens=parameters.get("max_tokens"),
+            model=sales.model or parameters.model or sales.assistant.model,
+            temperature=parameters.temperature,
+            max_tokens=parameters.max_tokens,
             tenant_id=sales.tenant_id,
-            context=compose_context(sales),
             **overrides,
         )
 
     async def reply(self, sales: SalesInput) -> AsyncIterator[StreamEvent]:
-        """The reply as the router streams it; the last event carries the whole response."""
+        """The reply as the router streams it; the last event carries the whole response. When no real model
+        answers, the offline writer's reply, in one delta (the router's placeholder is never passed on)."""
         async for event in self._llm.stream(self.request(sales)):
-            yield event
+            if not event.offline:
+                yield event
+            elif event.response is not None:
+                written = self._written_offline(sales, event.response)
+                yield StreamEvent(delta=written.content, offline=True)
+                yield StreamEvent(offline=True, response=written)
 
     async def complete(self, sales: SalesInput) -> LLMResponse:
-        return await self._llm.complete(self.request(sales))
+        response = await self._llm.complete(self.request(sales))
+        return self._written_offline(sales, response) if response.offline else response
+
+    def _written_offline(self, sales: SalesInput, placeholder: LLMResponse) -> LLMResponse:
+        """The router's offline response with the offline writer's reply (and its size) instead of the placeholder."""
+        content = compose_reply(compose_context(sales), self._compliance.approves)
+        usage = placeholder.usage.model_copy(update={"output_tokens": estimate_tokens(content)})
+        return placeholder.model_copy(update={"content": content, "usage": usage})
 
     async def suggest(self, sales: SalesInput) -> Suggestions:
         """Replies a human agent could send next (not sent, not stored)."""
@@ -271,17 +296,9 @@ class SalesAgent:
         request = self.request(sales, json_schema=schema)
         request.system = f"{request.system}\n\n【任务】给人工顾问写{SUGGESTION_COUNT}条不同思路的候选回复（如：直接解答、追问需求、邀约面诊），每条独立可发送。"
         response = await self._llm.complete(request)
-        replies = response.data["replies"] if response.provider != "offline" else offline_suggestions(sales)
+        if response.offline:
+            replies = compose_suggestions(compose_context(sales), self._compliance.approves)
+        else:
+            replies = response.data["replies"]
         return Suggestions(replies=replies, model=response.model, input_tokens=response.usage.input_tokens,
                            output_tokens=response.usage.output_tokens, cost_usd=response.cost_usd)
-
-
-def offline_suggestions(sales: SalesInput) -> list[str]:
-    """Three deterministic replies when no model is routed: the composed answer, a needs question, an invitation."""
-    context = compose_context(sales)
-    invite = (
-        f"已为您记下{context.appointment}，到店后由医生面诊评估再确定方案，有变动随时告诉我。"
-        if context.appointment
-        else "欢迎到店由医生面诊评估后再定方案，您看哪天方便？我帮您预约。"
-    )
-    return [compose_reply(context, []), "方便说说您最想改善的地方和大概预算吗？我帮您看看适合的方案。", invite]

@@ -3,9 +3,9 @@
 Offline (the default) is a lexicon analysis of Chinese 医美/美妆 messages with
 negation, degree words, contrast clauses, questions, worry and hedging, and a
 backoff to sentiment-bearing characters when no lexicon word decides; the
-lexicon is data (configs/sentiment/lexicon.yaml). LLM mode asks the router
-for a structured verdict and falls back to the offline analysis whenever no
-real model answered usefully.
+lexicon is data (``sentiment/lexicon.yaml`` of the config dir). LLM mode asks
+the router for a structured verdict and falls back to the offline analysis
+whenever no real model answered usefully.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ TokenKind = Literal[
     "concession", "question", "rhetorical_keep", "rhetorical_invert", "hypothetical", "hedge", "ignore", "punct",
     "backoff", "resolver", "consultation", "aftermath", "earlier",
 ]
-
-LEXICON_PATH = Path(__file__).resolve().parent.parent / "configs" / "sentiment" / "lexicon.yaml"
 
 LABEL_THRESHOLD = 0.3  # |polarity| below this is neutral: weak or mixed signals
 NEGATOR_REACH = 4  # characters between a negator and the word it negates (没有想象中疼)
@@ -226,7 +224,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 @lru_cache(maxsize=4)
-def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
+def load_lexicon(path: Path) -> Lexicon:
     with open(path, encoding="utf-8") as fh:
         words, patterns = _lexicon_entries(yaml.load(fh, Loader=_StrictLoader))
     table: dict[str, Entry] = {}
@@ -585,8 +583,7 @@ def _cues(analysis: Analysis, label: SentimentLabel) -> list[str]:
     return list(dict.fromkeys(deciding + analysis.hedges))
 
 
-def analyse_offline(text: str, history: Sequence[str] = ()) -> SentimentResult:
-    lexicon = load_lexicon()
+def analyse_offline(lexicon: Lexicon, text: str, history: Sequence[str] = ()) -> SentimentResult:
     analysis = _analyse(text, lexicon)
     label = _label(analysis.polarity)
     urgency = _raised(_urgency(analysis, label), label, history, lexicon)
@@ -626,31 +623,31 @@ def _from_llm(response: LLMResponse) -> SentimentResult:
 
 
 class SentimentAgent:
-    def __init__(self, llm: LLMClient | None = None, mode: Literal["offline", "llm"] = "offline") -> None:
+    def __init__(self, llm: LLMClient | None, mode: Literal["offline", "llm"], config_dir: Path) -> None:
+        """``config_dir``: the lexicon is its ``sentiment/lexicon.yaml``."""
         self._llm = llm
         self._mode = mode
+        self._lexicon = load_lexicon(config_dir / "sentiment" / "lexicon.yaml")
 
     async def analyse(self, request: SentimentInput) -> SentimentResult:
         if self._mode == "offline":
-            return await _offline(request)
+            return await self._offline(request)
         if self._llm is None:
             return await self._fallback(request, "no LLM client is configured")
         try:
             response = await self._llm.complete(_llm_request(request))
         except LLMError as exc:
             return await self._fallback(request, f"LLM call failed: {exc.code}: {exc.message}")
-        if response.provider == "offline":
+        if response.offline:
             return await self._fallback(request, "only the offline provider is routed (no real model answered)")
         try:
             return _from_llm(response)
         except ValidationError as exc:
             return await self._fallback(request, f"LLM answer is not a valid verdict: {exc.errors()[0]['msg']}")
 
-    @staticmethod
-    async def _fallback(request: SentimentInput, reason: str) -> SentimentResult:
-        return (await _offline(request)).model_copy(update={"fallback_reason": reason})
+    async def _fallback(self, request: SentimentInput, reason: str) -> SentimentResult:
+        return (await self._offline(request)).model_copy(update={"fallback_reason": reason})
 
-
-async def _offline(request: SentimentInput) -> SentimentResult:
-    chars = len(request.text) + sum(map(len, request.history))
-    return await off_the_loop(chars, analyse_offline, request.text, request.history)
+    async def _offline(self, request: SentimentInput) -> SentimentResult:
+        chars = len(request.text) + sum(map(len, request.history))
+        return await off_the_loop(chars, analyse_offline, self._lexicon, request.text, request.history)

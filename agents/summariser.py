@@ -1,10 +1,10 @@
-"""Summaries of messages that left the conversation window, written by the LLM router when a real model is routed."""
+"""Summaries of messages that left the conversation window, written through the LLM router when a real model answers."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from llm.router import Router
+from agents.ports import LLMClient
 from llm.types import ChatMessage, LLMRequest
 from memory.types import TurnMessage
 
@@ -17,15 +17,15 @@ _ROLE_NAMES = {"user": "客户", "assistant": "顾问", "system": "系统"}
 
 
 class NoSummaryModel(RuntimeError):
-    """Only the offline composer is routed: memory falls back to its extractive summary."""
+    """No real model answered (only the offline provider is routed): memory falls back to its extractive summary."""
 
 
-def summarise_with(llm: Router) -> Callable[[list[TurnMessage]], Awaitable[str]]:
+def summarise_with(llm: LLMClient) -> Callable[[list[TurnMessage]], Awaitable[str]]:
     async def summarise(messages: list[TurnMessage]) -> str:
         transcript = "\n".join(f"{_ROLE_NAMES[m.role]}：{m.content}" for m in messages)
         request = LLMRequest(model=SUMMARY_ALIAS, system=SUMMARY_PROMPT, messages=[ChatMessage(role="user", content=transcript)], max_tokens=300)
         response = await llm.complete(request)
-        if response.provider == "offline":
+        if response.offline:
             raise NoSummaryModel("no LLM is routed for summaries")
         return response.content.strip()
 

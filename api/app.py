@@ -7,7 +7,6 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 
-from api.backends import Backends
 from api.errors import document_errors, install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, QueryLengthLimitMiddleware, RequestIdMiddleware
 from api.routers import (
@@ -25,10 +24,12 @@ from api.routers import (
     tenants,
     threads,
 )
-from api.services import Services
+from api.schemas.runs import run_record_body
 from llm.errors import LLMError
-from mas import __version__
-from mas.settings import Settings
+from runtime import __version__
+from runtime.backends import Backends
+from runtime.services import Services
+from runtime.settings import Settings
 
 # Statuses an LLM call answers with (400, 404 unknown model, 429, 502, 504), and a run of the agent graph
 # (+ 503: an agent or a replica down).
@@ -69,7 +70,7 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await Services.open(settings, backends)
+        app.state.services = await Services.open(settings, backends, webhook_body=run_record_body)
         try:
             yield
         finally:

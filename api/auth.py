@@ -12,10 +12,10 @@ from typing import Annotated, Any, Callable
 import jwt
 from fastapi import Depends, Header, Request
 
+from api.deps import ServicesDep
 from api.errors import ApiError, raises
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT, TENANT_ADMIN, TENANT_CHAT
-from api.services import ServicesDep
-from mas.settings import Settings
+from runtime.settings import Settings
 from store.models import Tenant
 
 ALGORITHM = "HS256"

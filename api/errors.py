@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from llm.errors import LLMError
+from runs.errors import ServiceError
 
 logger = logging.getLogger("mas.api")
 T = TypeVar("T")
@@ -70,23 +71,8 @@ class ErrorEnvelope(BaseModel):
     request_id: str = Field(description="The request's X-Request-ID; quote it when reporting a problem.")
 
 
-class ApiError(Exception):
-    """Raised anywhere in request handling; rendered as the error envelope."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.headers = headers
+class ApiError(ServiceError):
+    """Raised anywhere in request handling; rendered as the error envelope (as is any service's ``ServiceError``)."""
 
 
 def not_found(resource: str, resource_id: str) -> ApiError:
@@ -118,8 +104,8 @@ def error_response(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(LLMError)

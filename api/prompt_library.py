@@ -88,19 +88,18 @@ def _placeholder_issues(field: str, text: str) -> list[ValidationIssue]:
     return issues
 
 
-def advertising_violations(text: str, config_dir: Path | None = None) -> list[tuple[str, str]]:
+def advertising_violations(text: str, config_dir: Path) -> list[tuple[str, str]]:
     """(category, matched text) for each claim the text asks for, as the compliance packs of ``config_dir`` see a
     reply; a claim the instruction forbids earlier in the same clause is skipped."""
-    packs = Path(config_dir) / "compliance" if config_dir else None
     found: list[tuple[str, str]] = []
-    for violation in ComplianceAgent.load(packs).check_text(text, channel="chat", direction="output").violations:
+    for violation in ComplianceAgent.load(Path(config_dir) / "compliance").check_text(text, channel="chat", direction="output").violations:
         clause_start = max((m.end() for m in _CLAUSE.finditer(text, 0, violation.span.start)), default=0)
         if not _NEGATOR.search(text, clause_start, violation.span.start):
             found.append((violation.category, violation.span.text))
     return found
 
 
-def _advertising_issues(field: str, text: str, config_dir: Path | None) -> list[ValidationIssue]:
+def _advertising_issues(field: str, text: str, config_dir: Path) -> list[ValidationIssue]:
     seen: set[str] = set()
     issues = []
     for category, matched in advertising_violations(text, config_dir):
@@ -111,9 +110,9 @@ def _advertising_issues(field: str, text: str, config_dir: Path | None) -> list[
     return issues
 
 
-def validate_prompt_config(config: dict[str, Any], config_dir: Path | None = None) -> list[ValidationIssue]:
+def validate_prompt_config(config: dict[str, Any], config_dir: Path) -> list[ValidationIssue]:
     """Every problem in a prompt_config: structure/length, placeholders and advertising-law claims (judged by the
-    compliance packs under ``config_dir``, default the repository's)."""
+    compliance packs under ``config_dir``)."""
     issues: list[ValidationIssue] = []
     try:
         PromptConfig.model_validate(config)

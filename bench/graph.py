@@ -6,7 +6,7 @@ one process may own at a time):
 - ``serve``: ``mas start``: HTTP proxy -> ``Ingress`` -> ``Workflow`` -> the agent deployments (``Compliance``,
   ``Sentiment``, ``Intent``, ``Memory``, ``Product``, ``Sales``) -> ``LLMRouter`` (``deployments/app.py``);
 - ``in-process``: the same FastAPI app in one uvicorn process, the graph run with local agents
-  (``api.backends.Backends.local``): the baseline.
+  (``runtime.backends.Backends.local``): the baseline.
 
 A token of Serve's dev key works on both (they share the JWT secret). Each target gets the bench tenant, a
 20-product catalog (``tests/memory/data/catalog.json``) and one assistant per scenario with an active prompt.
@@ -49,7 +49,7 @@ from side_by_side import REPO, side_by_side
 
 @dataclass(frozen=True)
 class Scenario:
-    model: str | None  # the assistant's model; None: the default alias, which falls back to the offline composer
+    model: str | None  # the assistant's model; None: the default alias, which falls back to the offline provider (the Sales agent then writes offline)
     concurrency: tuple[int, ...]
 
 

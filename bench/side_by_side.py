@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from deployments.launcher import wait_until_ready
-from mas.settings import Settings
+from runtime.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 

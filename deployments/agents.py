@@ -1,7 +1,10 @@
 """One deployment per agent of the chat graph (each scaled on its own in serve.yaml), the ``Workflow`` that runs
-the graph through their handles, and the ``RunWorker`` that executes queued async runs."""
+the graph through their handles, and the ``RunWorker`` that executes queued async runs. Each builds its component
+with the factory the in-process app uses (``runtime.components``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -9,54 +12,58 @@ from ray.serve.handle import DeploymentHandle
 from agents.compliance import ComplianceAgent
 from agents.graph import AgentSet, ChatGraph
 from agents.intent import IntentAgent
+from agents.product import ProductAgent
 from agents.sales import SalesAgent
 from agents.sentiment import SentimentAgent
-from api.backends import Backends
-from api.services import Services
+from api.schemas.runs import run_record_body
 from deployments.forwarding import Serves
-from deployments.handles import HandleClient
-from mas.settings import Settings
+from deployments.handles import client
+from llm.router import Router
+from memory.service import MemoryService, ProductIndex
+from runtime import components
+from runtime.backends import Backends, RunWaker
+from runtime.services import Services
+from runtime.settings import Settings
+
+Overrides = dict[str, Any] | None  # serve.yaml's ``args: {settings: {...}}``: settings fields over the environment
+
+
+def llm_client(handle: DeploymentHandle) -> Router:
+    return client(handle, Router, streams=frozenset({"stream"}))
 
 
 @serve.deployment(name="Compliance")
 class Compliance(Serves):
-    def __init__(self) -> None:
-        self.target = ComplianceAgent.load(Settings().config_dir / "compliance")
+    def __init__(self, settings: Overrides = None) -> None:
+        self.target = components.compliance(Settings(**settings or {}))
 
 
 @serve.deployment(name="Sentiment")
 class Sentiment(Serves):
-    def __init__(self, llm_router: DeploymentHandle) -> None:
-        self.target = SentimentAgent(HandleClient(llm_router, streams=frozenset({"stream"})), Settings().sentiment_mode)  # type: ignore[arg-type]
+    def __init__(self, llm_router: DeploymentHandle, settings: Overrides = None) -> None:
+        self.target = components.sentiment(Settings(**settings or {}), llm_client(llm_router))
 
 
 @serve.deployment(name="Intent")
 class Intent(Serves):
-    def __init__(self) -> None:
-        self.target = IntentAgent()
+    def __init__(self, settings: Overrides = None) -> None:
+        self.target = components.intent()
 
 
 @serve.deployment(name="Sales")
 class Sales(Serves):
-    def __init__(self, llm_router: DeploymentHandle) -> None:
-        self.target = SalesAgent(HandleClient(llm_router, streams=frozenset({"stream"})))  # type: ignore[arg-type]
+    def __init__(self, llm_router: DeploymentHandle, settings: Overrides = None) -> None:
+        self.target = components.sales(Settings(**settings or {}), llm_client(llm_router))
 
 
-def agent_clients(
-    compliance: DeploymentHandle,
-    sentiment: DeploymentHandle,
-    intent: DeploymentHandle,
-    memory: DeploymentHandle,
-    product: DeploymentHandle,
-    sales: DeploymentHandle,
-) -> AgentSet:
+def agent_clients(handles: dict[str, DeploymentHandle]) -> AgentSet:
     return AgentSet(
-        compliance=HandleClient(compliance),  # type: ignore[arg-type]
-        sentiment=HandleClient(sentiment),  # type: ignore[arg-type]
-        intent=HandleClient(intent),  # type: ignore[arg-type]
-        memory=HandleClient(memory),  # type: ignore[arg-type]
-        products=HandleClient(product),  # type: ignore[arg-type]
-        sales=HandleClient(sales, streams=frozenset({"reply"})),  # type: ignore[arg-type]
+        compliance=client(handles["compliance"], ComplianceAgent),
+        sentiment=client(handles["sentiment"], SentimentAgent),
+        intent=client(handles["intent"], IntentAgent),
+        memory=client(handles["memory"], MemoryService),
+        products=client(handles["product"], ProductAgent),
+        sales=client(handles["sales"], SalesAgent, streams=frozenset({"reply"})),
     )
 
 
@@ -64,23 +71,20 @@ def agent_clients(
 class Workflow(Serves):
     """``ChatGraph`` over the agent deployments: ``run`` streams the turn's events, ``suggest`` answers at once."""
 
-    def __init__(self, compliance: DeploymentHandle, sentiment: DeploymentHandle, intent: DeploymentHandle,
-                 memory: DeploymentHandle, product: DeploymentHandle, sales: DeploymentHandle) -> None:
-        agents = agent_clients(compliance, sentiment, intent, memory, product, sales)
-        self.target = ChatGraph(agents, Settings().agent_timeout_seconds)
+    def __init__(self, settings: Overrides = None, **agents: DeploymentHandle) -> None:
+        self.target = components.chat_graph(Settings(**settings or {}), agent_clients(agents))
 
 
 def handle_backends(handles: dict[str, DeploymentHandle]) -> Backends:
     """The ingress's (and the worker's) view of the deployments: clients with the local objects' methods."""
-    agents = agent_clients(*(handles[name] for name in ("compliance", "sentiment", "intent", "memory", "product", "sales")))
     worker = handles.get("worker")
     return Backends(
-        llm=HandleClient(handles["llm_router"], streams=frozenset({"stream"})),  # type: ignore[arg-type]
-        memory=agents.memory,  # type: ignore[arg-type]
-        products=agents.products,  # type: ignore[arg-type]
-        agents=agents,
-        graph=HandleClient(handles["workflow"], streams=frozenset({"run"})),  # type: ignore[arg-type]
-        worker=HandleClient(worker) if worker is not None else None,
+        llm=llm_client(handles["llm_router"]),
+        memory=client(handles["memory"], MemoryService),
+        products=client(handles["product"], ProductIndex),
+        agents=agent_clients(handles),
+        graph=client(handles["workflow"], ChatGraph, streams=frozenset({"run"})),
+        worker=client(worker, RunWaker) if worker is not None else None,
     )
 
 
@@ -88,8 +92,9 @@ def handle_backends(handles: dict[str, DeploymentHandle]) -> Backends:
 class RunWorker:
     """Executes queued async runs (``runs.worker``): a run outlives the replica that accepted it, and this one."""
 
-    async def __init__(self, **handles: DeploymentHandle) -> None:
-        self._services = await Services.open(Settings(), handle_backends(handles), run_worker=True)
+    async def __init__(self, settings: Overrides = None, **handles: DeploymentHandle) -> None:
+        self._services = await Services.open(Settings(**settings or {}), handle_backends(handles), run_worker=True,
+                                             webhook_body=run_record_body)
 
     async def wake(self) -> None:
         await self._services.wake_worker()

@@ -16,24 +16,26 @@ from deployments.vllm_server import VLLMServer
 def build_app(args: dict[str, Any] | None = None) -> Application:
     """Compose the deployment graph; replicas, autoscaling and resources come from serve.yaml.
 
-    ``args`` (serve.yaml ``args:``): ``vllm_model`` — a catalog model of a ``vllm``
-    provider — adds a VLLMServer for it behind the router (``vllm_provider``
-    names that provider, default ``vllm``).
+    ``args`` (serve.yaml ``args:``): ``settings`` — any settings fields (``data_dir``, ``database_url``,
+    ``redis_url``, ...), given to every deployment over its environment, so a ``serve deploy`` config alone can
+    configure a cluster; ``vllm_model`` — a catalog model of a ``vllm`` provider — adds a VLLMServer for it
+    behind the router (``vllm_provider`` names that provider, default ``vllm``).
     """
     args = args or {}
+    settings = args.get("settings") or {}
     if args.get("vllm_model"):
-        vllm = VLLMServer.bind(model=args["vllm_model"])
-        llm_router = LLMRouter.bind(vllm_server=vllm, vllm_provider=args.get("vllm_provider", "vllm"))
+        vllm = VLLMServer.bind(model=args["vllm_model"], settings=settings)
+        llm_router = LLMRouter.bind(vllm_server=vllm, vllm_provider=args.get("vllm_provider", "vllm"), settings=settings)
     else:
-        llm_router = LLMRouter.bind()
+        llm_router = LLMRouter.bind(settings=settings)
     agents = {
-        "compliance": Compliance.bind(),
-        "sentiment": Sentiment.bind(llm_router),
-        "intent": Intent.bind(),
-        "memory": Memory.bind(llm_router),
-        "product": Product.bind(),
-        "sales": Sales.bind(llm_router),
+        "compliance": Compliance.bind(settings=settings),
+        "sentiment": Sentiment.bind(llm_router, settings=settings),
+        "intent": Intent.bind(settings=settings),
+        "memory": Memory.bind(llm_router, settings=settings),
+        "product": Product.bind(settings=settings),
+        "sales": Sales.bind(llm_router, settings=settings),
     }
-    workflow = Workflow.bind(**agents)
-    worker = RunWorker.bind(llm_router=llm_router, workflow=workflow, **agents)
-    return Ingress.bind(llm_router=llm_router, workflow=workflow, worker=worker, **agents)
+    workflow = Workflow.bind(settings=settings, **agents)
+    worker = RunWorker.bind(settings=settings, llm_router=llm_router, workflow=workflow, **agents)
+    return Ingress.bind(settings=settings, llm_router=llm_router, workflow=workflow, worker=worker, **agents)

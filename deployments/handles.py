@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.handle import DeploymentHandle
@@ -14,6 +14,7 @@ from agents.graph import ReplicaLost
 # A replica that dies mid-call (SIGKILL, OOM, node loss) fails the call with RayActorError; Serve routes the
 # retry to another replica, or to the restarted one once the controller has replaced it.
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0)
+T = TypeVar("T")
 
 
 class HandleClient:
@@ -69,6 +70,11 @@ class HandleClient:
                 # Serve does not cancel an abandoned stream by itself. No-op once it has finished.
                 response.cancel()
             await asyncio.sleep(delay_s)
+
+def client(handle: DeploymentHandle, kind: type[T], streams: frozenset[str] = frozenset()) -> T:
+    """A ``HandleClient`` typed as ``kind``, the local class whose methods the deployment serves."""
+    return cast(T, HandleClient(handle, streams))
+
 
 def _cause(exc: RayTaskError) -> BaseException:
     cause = exc.cause

@@ -7,8 +7,8 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from api.app import create_app
-from deployments.agents import handle_backends
-from mas.settings import Settings
+from deployments.agents import Overrides, handle_backends
+from runtime.settings import Settings
 
 
 @serve.deployment(name="Ingress")
@@ -16,9 +16,9 @@ from mas.settings import Settings
 class Ingress:
     """Builds the app inside the replica (late-bound), so nothing heavy is pickled with the class."""
 
-    def __init__(self, **handles: DeploymentHandle) -> None:
+    def __init__(self, settings: Overrides = None, **handles: DeploymentHandle) -> None:
         """``handles``: every deployment the API calls, by name (``deployments.app.build_app``)."""
-        self._settings = Settings()
+        self._settings = Settings(**settings or {})
         self._backends = handle_backends(handles)
 
     def __serve_build_asgi_app__(self) -> FastAPI:

@@ -19,7 +19,7 @@ import yaml
 from ray import serve
 from ray.serve.scripts import run as serve_run_command
 
-from mas.settings import Settings
+from runtime.settings import Settings
 
 READY_TIMEOUT_S = 300
 

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.agents import Overrides
 from deployments.forwarding import Serves
 from deployments.handles import HandleClient
 from llm.coalesce import HOP_INTERVAL_S, coalesced
-from llm.router import Router
 from llm.types import LLMRequest, StreamEvent, merge_deltas
 from llm.vllm_engine import VLLMChunk, VLLMRequest
+from runtime import components
+from runtime.settings import Settings
 
 
 class VLLMServerClient:
@@ -27,10 +29,11 @@ class VLLMServerClient:
 
 @serve.deployment(name="LLMRouter")
 class LLMRouter(Serves):
-    def __init__(self, vllm_server: DeploymentHandle | None = None, vllm_provider: str = "vllm") -> None:
+    def __init__(self, vllm_server: DeploymentHandle | None = None, vllm_provider: str = "vllm",
+                 settings: Overrides = None) -> None:
         """``vllm_server``: the VLLMServer deployment backing the catalog provider named ``vllm_provider``."""
         clients = {vllm_provider: VLLMServerClient(vllm_server)} if vllm_server is not None else {}
-        self.target = Router.from_settings(clients=clients)
+        self.target = components.llm_router(Settings(**settings or {}), clients)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
         """The router's stream with deltas merged per HOP_INTERVAL_S: each item crossing the handle has a fixed cost."""

@@ -13,18 +13,19 @@ from typing import Any
 
 from ray import serve
 
-from llm.catalog import load_catalog
+from deployments.agents import Overrides
 from llm.coalesce import HOP_INTERVAL_S, coalesced
-from llm.settings import LLMSettings
-from llm.vllm_engine import VLLMChunk, VLLMEngine, VLLMEngineConfig, VLLMRequest, merge_chunks
+from llm.vllm_engine import VLLMChunk, VLLMRequest, merge_chunks
+from runtime import components
+from runtime.settings import Settings
 
 
 @serve.deployment(name="VLLMServer")
 class VLLMServer:
-    async def __init__(self, model: str) -> None:
-        """``model``: the model's name in the router's catalog (``MAS_MODELS_CONFIG``, default configs/models.yaml)."""
-        catalog = load_catalog(LLMSettings().models_config)
-        self._engine = VLLMEngine(VLLMEngineConfig.from_catalog(catalog, model))
+    async def __init__(self, model: str, settings: Overrides = None) -> None:
+        """``model``: the model's name in the router's catalog (``MAS_MODELS_CONFIG``, default models.yaml of the
+        config dir)."""
+        self._engine = components.vllm_engine(Settings(**settings or {}), model)
         await self._engine.start()
 
     async def generate(self, request: VLLMRequest | dict[str, Any]) -> AsyncIterator[VLLMChunk]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from llm.providers.base import PROVIDER_TYPES
 from llm.types import Usage
+from llm.vllm_engine import VLLMEngineConfig
 
 ProviderType = Literal[PROVIDER_TYPES]  # type: ignore[valid-type]
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices in models.yaml are USD per 1M tokens
@@ -135,6 +136,17 @@ class Catalog(_Strict):
 
     def alias(self, name: str) -> AliasConfig | None:
         return next((alias for alias in self.aliases if alias.name == name), None)
+
+    def vllm_engine_config(self, model_name: str) -> VLLMEngineConfig:
+        """What the in-cluster vLLM server needs of ``model_name``, a model of a ``vllm`` provider."""
+        model = self.model(model_name)
+        if model is None:
+            raise ValueError(f"models.yaml has no model {model_name!r}")
+        if self.provider(model.provider).type != "vllm":
+            raise ValueError(f"model {model_name!r} is not served by a vllm provider")
+        default_max_tokens = model.options.get("default_max_tokens", VLLMEngineConfig.model_fields["default_max_tokens"].default)
+        return VLLMEngineConfig(model=model.upstream, served_name=model.name, engine_args=model.engine_args,
+                                default_max_tokens=default_max_tokens)
 
     def timeouts(self, model: ModelConfig) -> Timeouts:
         override = model.timeouts.model_dump(exclude_none=True)

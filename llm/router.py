@@ -5,8 +5,9 @@ models, drop those whose context window is too small, admit the tenant, then
 try the models in order. Each model gets per-attempt timeouts (first token,
 total) and retries with exponential backoff and jitter on retryable errors;
 other errors fall back to the next model at once. Models that keep failing
-cool down. Usage and cost are returned with every response. Clock, sleep and
-random are injected so tests drive backoff, jitter and cooldown without
+cool down. Usage and cost are returned with every response, and ``offline``
+says when no real model answered (the offline placeholder did). Clock, sleep
+and random are injected so tests drive backoff, jitter and cooldown without
 waiting.
 """
 
@@ -151,13 +152,14 @@ class Router:
         """Text deltas, then one event with the whole response. Falls back only until the first chunk arrives."""
         if request.json_schema is not None:  # the answer must be validated (and maybe repaired) before it is sent
             response = await self.complete(request)
-            yield StreamEvent(delta=response.content)
-            yield StreamEvent(response=response)
+            yield StreamEvent(delta=response.content, offline=response.offline)
+            yield StreamEvent(offline=response.offline, response=response)
             return
         started = self._clock()
         models = await self._plan(request)
         attempts: list[Attempt] = []
         opened, model = await self._with_fallback(models, partial(self._open_stream, request), attempts)
+        offline = self._is_offline(model)
         accumulator = ChunkAccumulator()
         try:
             async with aclosing(opened.chunks):
@@ -165,7 +167,7 @@ class Router:
                 while chunk is not None:
                     accumulator.add(chunk)
                     if chunk.delta:
-                        yield StreamEvent(delta=chunk.delta)
+                        yield StreamEvent(delta=chunk.delta, offline=offline)
                     chunk = await self._next_chunk(opened.chunks, opened.deadline, "the stream to finish")
         except ProviderError as exc:
             self._cooldowns.failed(model.name)
@@ -175,7 +177,7 @@ class Router:
         finally:
             usage = self._usage(opened.request, accumulator.result())
             await self._count_tokens(request.tenant_id, usage)
-        yield StreamEvent(response=self._response(model, _Answer(accumulator.result(), usage), attempts, started))
+        yield StreamEvent(offline=offline, response=self._response(model, _Answer(accumulator.result(), usage), attempts, started))
 
     async def responses(self, payload: dict[str, Any], tenant_id: str | None) -> dict[str, Any]:
         """OpenAI Responses API passthrough through the openai routes of ``payload["model"]`` (an alias or model).
@@ -227,6 +229,10 @@ class Router:
 
     def _provider_type(self, model: ModelConfig) -> str:
         return self.catalog.provider(model.provider).type
+
+    def _is_offline(self, model: ModelConfig) -> bool:
+        """Whether ``model`` is the offline placeholder rather than a real model."""
+        return self._provider_type(model) == "offline"
 
     def _configured(self, name: str | None, provider_type: str | None = None) -> list[ModelConfig]:
         """The configured models of an alias (weighted ones in a weighted random order) or the one named model;
@@ -343,7 +349,7 @@ class Router:
     def _provider_request(self, request: LLMRequest, model: ModelConfig) -> ProviderRequest:
         return ProviderRequest(
             model=model.upstream,
-            **request.model_dump(include={"messages", "system", "temperature", "max_tokens", "tools", "json_schema", "context"}),
+            **request.model_dump(include={"messages", "system", "temperature", "max_tokens", "tools", "json_schema"}),
             options=model.options,
         )
 
@@ -412,6 +418,7 @@ class Router:
             tool_calls=answer.result.tool_calls,
             data=answer.data,
             attempts=attempts,
+            offline=self._is_offline(model),
         )
 
 

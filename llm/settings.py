@@ -1,4 +1,4 @@
-"""Settings of the LLM router (environment variables with the ``MAS_`` prefix).
+"""The LLM section of the settings tree (``runtime.settings``, which reads it from ``MAS_`` variables).
 
 Provider credentials are not here: models.yaml names the variable each
 provider reads (``api_key_env``, ``base_url_env``).
@@ -9,16 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from pydantic import BaseModel, Field, field_validator
 
 
-class LLMSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MAS_", extra="ignore")
-
-    models_config: Path = Field(default=REPO_ROOT / "configs" / "models.yaml", description="The model catalog.")
+class LLMSettings(BaseModel):
+    models_config: Path = Field(description="The model catalog; default: models.yaml of the config dir.")
     redis_url: str | None = Field(default=None, description="Shared per-tenant LLM limits across replicas; in-memory when unset.")
     # Load tests: override the simulated provider's knobs for every simulated model.
     simulated_ttft_ms: float | None = None
@@ -31,7 +26,7 @@ class LLMSettings(BaseSettings):
 
     @field_validator("models_config")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
+    def _absolute_models_config(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
     def simulated_overrides(self) -> dict[str, Any]:

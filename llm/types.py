@@ -32,28 +32,6 @@ class ToolSpec(BaseModel):
     parameters: dict[str, Any] = {"type": "object", "properties": {}}
 
 
-class ComposeProduct(BaseModel):
-    name: str
-    description: str = ""
-    price: float | None = None
-    reason: str = ""
-
-
-class ComposeContext(BaseModel):
-    """What the agents found, for the offline composer (real LLMs get it inside the prompt instead)."""
-
-    assistant_name: str | None = None
-    persona: str | None = None
-    customer_message: str | None = None
-    customer_name: str | None = None
-    sentiment: str | None = None
-    products: list[ComposeProduct] = []
-    memories: list[str] = []
-    appointment: str | None = Field(default=None, description='A time the intent agent found, e.g. "明天下午3点".')
-    ask_for_time: bool = False
-    safe_reply: str | None = Field(default=None, description="Used verbatim when set (e.g. input compliance blocked).")
-
-
 class LLMRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     system: str | None = Field(default=None, description="System prompt (Anthropic gets it as its own parameter).")
@@ -63,7 +41,6 @@ class LLMRequest(BaseModel):
     tools: list[ToolSpec] = []
     json_schema: dict[str, Any] | None = Field(default=None, description="Structured output: response.data is validated.")
     tenant_id: str | None = Field(default=None, description="Per-tenant limits apply; None = not limited.")
-    context: ComposeContext | None = None
     metadata: dict[str, str] = {}
 
 
@@ -100,12 +77,20 @@ class LLMResponse(BaseModel):
     tool_calls: list[ToolCall] = []
     data: Any = Field(default=None, description="The parsed structured output (requests with json_schema).")
     attempts: list[Attempt] = []
+    offline: bool = Field(
+        default=False, description="No real model answered: the offline provider's placeholder (callers may write their own)."
+    )
 
 
 class StreamEvent(BaseModel):
-    """A text delta; the last event of a stream has an empty delta and carries the whole response."""
+    """A text delta; the last event of a stream has an empty delta and carries the whole response.
+
+    ``offline`` is set on every event of a stream that no real model answers, so a caller with a fallback of its
+    own knows it from the first event, before it has passed on any text.
+    """
 
     delta: str = ""
+    offline: bool = False
     response: LLMResponse | None = None
 
 
@@ -121,4 +106,4 @@ def merge_deltas(first: StreamEvent, second: StreamEvent) -> StreamEvent | None:
     """Two text deltas as one (for ``llm.coalesce.coalesced``); the final event, with the response, stays apart."""
     if first.response is not None or second.response is not None:
         return None
-    return StreamEvent(delta=first.delta + second.delta)
+    return StreamEvent(delta=first.delta + second.delta, offline=first.offline)

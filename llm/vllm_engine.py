@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from llm.catalog import Catalog
 from llm.errors import ProviderError, ProviderRejected, ProviderServerError
 from llm.types import ChatMessage
 
@@ -38,17 +37,6 @@ class VLLMEngineConfig(BaseModel):
     served_name: str = Field(description="The catalog name; vLLM's metrics are labelled with it.")
     engine_args: dict[str, Any] = Field(default={}, description="Keyword arguments for vLLM's AsyncEngineArgs.")
     default_max_tokens: int = Field(default=1024, ge=1, description="When a request sets none (vLLM's own default is 16).")
-
-    @classmethod
-    def from_catalog(cls, catalog: Catalog, model_name: str) -> VLLMEngineConfig:
-        model = catalog.model(model_name)
-        if model is None:
-            raise ValueError(f"models.yaml has no model {model_name!r}")
-        if catalog.provider(model.provider).type != "vllm":
-            raise ValueError(f"model {model_name!r} is not served by a vllm provider")
-        default_max_tokens = model.options.get("default_max_tokens", cls.model_fields["default_max_tokens"].default)
-        return cls(model=model.upstream, served_name=model.name, engine_args=model.engine_args,
-                   default_max_tokens=default_max_tokens)
 
 
 class VLLMRequest(BaseModel):

@@ -1,3 +1,1 @@
-"""MAS: operator CLI and the settings shared by every layer."""
-
-__version__ = "0.1.0"
+"""MAS: the operator CLI (`mas start`, `mas keys`, `mas db`)."""

@@ -12,8 +12,8 @@ from typing import Awaitable, Callable, TypeVar
 from sqlalchemy.engine import make_url
 
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
-from api.services import Services
-from mas.settings import Settings
+from runtime.services import Services
+from runtime.settings import Settings
 
 T = TypeVar("T")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
-from api.services import Services
+from runtime.services import Services
 
 DEV_KEY_FILE = "dev_app_key"
 

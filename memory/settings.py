@@ -1,4 +1,5 @@
-"""Memory settings: environment variables with the ``MAS_`` prefix, shared by the Memory and Product deployments.
+"""The memory section of the settings tree (``runtime.settings``, which reads it from ``MAS_`` variables), shared by
+the Memory and Product deployments.
 
 Every backend has an embedded default (no setup, files under ``data_dir``); a production backend is
 switched on by setting its URL.
@@ -9,18 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
 
 MILVUS_SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 Kind = Literal["memory", "product"]
 _PLURAL: dict[Kind, str] = {"memory": "memories", "product": "products"}
 
 
-class MemorySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MAS_", extra="ignore")
-
-    data_dir: Path = Field(default=Path(".mas"), description="Embedded state; the same directory as mas.settings.")
+class MemorySettings(BaseModel):
+    data_dir: Path = Field(description="Embedded state: the files of every embedded backend.")
 
     redis_url: str | None = Field(default=None, description="Conversation window in Redis; else read from the transcript.")
     window_size: int = Field(default=20, ge=1, le=1000, description="Messages in the short-term window.")
@@ -51,7 +49,7 @@ class MemorySettings(BaseSettings):
 
     @field_validator("data_dir")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
+    def _absolute_data_dir(cls, value: Path) -> Path:
         # Replicas run in other working directories: paths must not depend on cwd.
         return value.expanduser().resolve()
 

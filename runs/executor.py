@@ -18,25 +18,20 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from agents.graph import AgentUnavailable, GraphEvent, ReplicaLost, TurnInput, TurnResult
-from agents.intent import CatalogService
-from agents.sales import AssistantProfile, CustomerProfile, Suggestions
-from api.errors import ApiError
+from agents.sales import Suggestions
 from llm.errors import LLMError
 from memory.types import TurnMessage
+from runs.context import TurnContext
+from runs.errors import ServiceError
 from store.models import Run
+from store.runs import RunStore
 from store.transcript import message_text
 
-if TYPE_CHECKING:
-    from api.services import Services
-
 log = logging.getLogger("mas.runs")
-RECENT_MESSAGES = 20
 GRAPH_ATTEMPTS = 3
-CATALOG_TTL_S = 30.0
 _PUBLIC_AGENTS = ("sentiment", "intent", "memory", "products", "sales")
 
 
@@ -68,7 +63,7 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """The status and envelope ``error`` object a failed run reports (LLM errors keep theirs)."""
     if isinstance(exc, LLMError):
         return exc.status, {"code": exc.code, "message": exc.message, "details": exc.details}
-    if isinstance(exc, ApiError):
+    if isinstance(exc, ServiceError):
         return exc.status, {"code": exc.code, "message": exc.message, "details": exc.details}
     if isinstance(exc, AgentUnavailable):
         return 503, {"code": "AGENT_UNAVAILABLE", "message": str(exc), "details": {"agent": exc.agent}}
@@ -78,23 +73,6 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, ReplicaLost):
         return 503, {"code": "REPLICA_LOST", "message": f"a replica serving the run died: {exc}", "details": {}}
     return 500, {"code": "INTERNAL_ERROR", "message": "the run failed unexpectedly", "details": {}}
-
-
-_MEDIA_MARKS = {"input_image": "[图片]", "input_audio": "[语音]"}
-
-
-def run_input_text(messages: list[dict[str, Any]]) -> str:
-    """What the agents read of the customer's messages: their text, with a mark where an image or audio was sent."""
-    parts = []
-    for message in messages:
-        if message["role"] != "user":
-            continue
-        content = message["content"]
-        if isinstance(content, str):
-            parts.append(content)
-        else:
-            parts.extend(part["content"] if part["type"] == "text" else _MEDIA_MARKS[part["type"]] for part in content)
-    return "\n".join(part for part in parts if part.strip())
 
 
 def result_body(run: Run, result: TurnResult, processing_time: float) -> dict[str, Any]:
@@ -118,56 +96,17 @@ def result_body(run: Run, result: TurnResult, processing_time: float) -> dict[st
 
 
 class RunExecutor:
-    def __init__(self, services: Services, graph: Graph, memory: MemoryWriter) -> None:
-        self._services = services
+    def __init__(self, runs: RunStore, context: TurnContext, graph: Graph, memory: MemoryWriter, lease_seconds: float) -> None:
+        self._runs = runs
+        self._context = context
         self._graph = graph
         self._memory = memory
-        self._catalogs: dict[str, tuple[float, list[CatalogService]]] = {}
+        self._lease_s = lease_seconds
         self._background: set[asyncio.Task[Any]] = set()
-
-    @property
-    def _lease_s(self) -> float:
-        return self._services.settings.run_lease_seconds
-
-    async def turn(self, run: Run) -> TurnInput:
-        """The graph's input for ``run``: the assistant, its active prompt, the customer, the catalog, recent messages."""
-        services, tenant = self._services, run.tenant_id
-        thread, assistant, prompt, recent, catalog = await asyncio.gather(
-            services.threads.get(tenant, run.thread_id),
-            services.assistants.get(tenant, run.assistant_id),
-            services.prompts.active(tenant, run.assistant_id),
-            services.threads.messages(tenant, run.thread_id, RECENT_MESSAGES),
-            self._catalog(tenant),
-        )
-        if thread is None or assistant is None:
-            missing = "thread" if thread is None else "assistant"
-            raise ApiError(404, f"{missing.upper()}_NOT_FOUND", f"the run's {missing} no longer exists")
-        return TurnInput(
-            run_id=run.run_id,
-            tenant_id=tenant,
-            thread_id=run.thread_id,
-            text=run_input_text(run.input),
-            recent=[message_text(m.content) for m in reversed(recent or []) if m.role == "user"],
-            assistant=AssistantProfile.model_validate(assistant, from_attributes=True),
-            prompt=prompt.config if prompt else {"personality_prompt": assistant.personality},
-            customer=CustomerProfile.model_validate(thread, from_attributes=True),
-            catalog=catalog,
-            model=run.requested_model,
-            now=datetime.now(timezone.utc),
-        )
-
-    async def _catalog(self, tenant_id: str) -> list[CatalogService]:
-        """The tenant's services for intent matching, re-read at most every CATALOG_TTL_S."""
-        cached = self._catalogs.get(tenant_id)
-        if cached is not None and time.monotonic() - cached[0] < CATALOG_TTL_S:
-            return cached[1]
-        services = [CatalogService(**row) for row in await self._services.products.services(tenant_id)]
-        self._catalogs[tenant_id] = (time.monotonic(), services)
-        return services
 
     async def suggest(self, run: Run) -> Suggestions:
         """Replies a human agent could send for ``run``'s input (an unsaved run: nothing is stored)."""
-        return await self._graph.suggest(await self.turn(run))
+        return await self._graph.suggest(await self._context.turn(run))
 
     async def start(self, begin: Awaitable[Run]) -> tuple[Run, AsyncIterator[RunEvent]]:
         """Stores the run (``begin``: takes the thread lease, creates the row) and runs it, both in a detached task.
@@ -202,11 +141,11 @@ class RunExecutor:
         await self._execute(run, lambda event: None, keep_lease=False)
 
     async def _execute(self, run: Run, emit: Callable[[RunEvent | None], None], keep_lease: bool = True) -> None:
-        store, started = self._services.runs, time.perf_counter()
+        store, started = self._runs, time.perf_counter()
         keeper = asyncio.create_task(self._keep_lease(run)) if keep_lease else None
         try:
             emit(RunEvent("run.started", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "running"}))
-            result = await self._run_graph(await self.turn(run), emit, replayable=run.mode != "stream")
+            result = await self._run_graph(await self._context.turn(run), emit, replayable=run.mode != "stream")
             body = result_body(run, result, time.perf_counter() - started)
             messages = [{"role": m["role"], "content": m["content"]} for m in run.input]
             if not await store.complete(run, result=body, model=result.model, input_tokens=result.input_tokens,
@@ -256,7 +195,7 @@ class RunExecutor:
     async def _keep_lease(self, run: Run) -> None:
         while True:
             await asyncio.sleep(self._lease_s / 3)
-            if not await self._services.runs.renew_thread(run.tenant_id, run.thread_id, run.run_id, self._lease_s):
+            if not await self._runs.renew_thread(run.tenant_id, run.thread_id, run.run_id, self._lease_s):
                 log.warning("run %s of tenant %s lost its thread lease", run.run_id, run.tenant_id)
                 return
 

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from api.errors import ApiError
+from runs.errors import ServiceError
 from store.models import Run
 from store.runs import RunStore
 
@@ -45,7 +45,7 @@ async def keyed_run(runs: RunStore, tenant_id: str, key: str, request: RunReques
     """
     while (run := await runs.by_key(tenant_id, key)) is not None:
         if RunRequest.of(run) != request:
-            raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was sent with another request",
+            raise ServiceError(409, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was sent with another request",
                            {"run_id": run.run_id, "thread_id": run.thread_id})
         if run.mode == "async" or run.status == "completed":
             return run

@@ -26,8 +26,8 @@ from datetime import timedelta
 
 import httpx
 
-from api.webhooks import deliver, next_delay
-from mas.settings import Settings
+from runs.settings import RunsSettings
+from runs.webhooks import deliver, next_delay
 from store.models import Run, utcnow
 from store.runs import RunStore
 
@@ -62,12 +62,13 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-class RunWorker:
+class RunQueueWorker:
     def __init__(
         self,
         store: RunStore,
         execute: Callable[[Run], Awaitable[None]],
-        settings: Settings,
+        settings: RunsSettings,
+        webhook_secret: str,
         webhook_body: Callable[[Run], Awaitable[bytes]] | None = None,
         worker_id: str | None = None,
         http: httpx.AsyncClient | None = None,
@@ -76,6 +77,7 @@ class RunWorker:
         self._store = store
         self._execute = execute
         self._settings = settings
+        self._webhook_secret = webhook_secret
         self._webhook_body = webhook_body or status_body
         self._http = http or httpx.AsyncClient()
         self._owns_http = http is None
@@ -243,7 +245,7 @@ class RunWorker:
                 self._http,
                 run.webhook_url,
                 body,
-                settings.effective_webhook_secret,
+                self._webhook_secret,
                 event=event,
                 delivery_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mas:{run.run_id}:{event}")),
                 timeout=settings.webhook_timeout_seconds,

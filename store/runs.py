@@ -229,12 +229,6 @@ class RunStore:
 
     # -- finishing a run -------------------------------------------------------------------------------
 
-    async def mark_running(self, run: Run) -> None:
-        """A wait/stream run starts executing (its thread lease is held)."""
-        values = {"status": "running", "started_at": self._now()}
-        if await self._changed(update(Run).where(*_the_run(run), Run.status == "queued", _same_claim(run)).values(**values)):
-            _apply(run, values)
-
     async def complete(
         self,
         run: Run,

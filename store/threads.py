@@ -35,13 +35,6 @@ class ThreadStore:
                 setattr(thread, name, value)
             return thread
 
-    async def append_messages(self, tenant_id: str, thread_id: str, messages: list[dict[str, Any]], run_id: str | None = None) -> list[Message]:
-        """Append messages in order, atomically (a turn's messages land together or not at all)."""
-        rows = [Message(tenant_id=tenant_id, thread_id=thread_id, run_id=run_id, **message) for message in messages]
-        async with self._sessions.begin() as session:
-            session.add_all(rows)
-        return rows
-
     async def messages(self, tenant_id: str, thread_id: str, limit: int, before: str | None = None) -> list[Message] | None:
         """Up to ``limit`` messages older than ``before`` (a message id), newest first.
 

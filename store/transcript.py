@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from memory.types import TurnMessage
 from store.models import Message
 
+MEDIA_MARKS = {"input_image": "[图片]", "input_audio": "[语音]"}
+
 
 def message_text(content: Any) -> str:
-    """A message's text: the string itself, or its text parts joined (media parts are URLs, not text)."""
+    """A message as text, the one rule for agents and memory alike: the string itself, or its parts joined, a mark
+    such as ``[图片]`` standing for each image or audio (their content is a URL, not something said)."""
     if isinstance(content, str):
         return content
-    return "\n".join(part["content"] for part in content if part.get("type") == "text")
+    return "\n".join(part["content"] if part["type"] == "text" else MEDIA_MARKS[part["type"]] for part in content)
 
 
 class ThreadTranscript:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from api.scopes import TENANT_ADMIN, TENANT_CHAT
-from api.services import Services
+from runtime.services import Services
 
 
 @dataclass

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
-from api.services import Services
-from mas.settings import Settings
+from runtime.services import Services
+from runtime.settings import Settings
 from store.db import make_engine
 from store.migrate import upgrade_to_head
 from store.models import Base

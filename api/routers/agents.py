@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from agents.compliance import ComplianceInput, ComplianceResult
 from agents.registry import AGENTS
 from api.auth import TenantAdmin, TenantChat
+from api.deps import ServicesDep
 from api.errors import ApiError
 from api.routers import CheckedRoute
-from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1", tags=["agents"], route_class=CheckedRoute)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api.auth import TenantAdmin
+from api.deps import ServicesDep
 from api.errors import ApiError, found, not_found
 from api.routers import CheckedRoute
 from api.schemas.assistants import (
@@ -16,7 +17,6 @@ from api.schemas.assistants import (
     AssistantUpdate,
 )
 from api.schemas.common import Page, PageQuery
-from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/assistants", tags=["assistants"], route_class=CheckedRoute)
 

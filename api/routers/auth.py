@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header
 
 from api.auth import Principal, authenticate, issue_token, refuse_disabled, require_scope
+from api.deps import ServicesDep
 from api.errors import ApiError
 from api.routers import CheckedRoute
 from api.schemas.auth import ServiceInfo, TokenRequest, TokenResponse, VerifyResponse
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
-from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=CheckedRoute)
 

@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from api.deps import ServicesDep
 from api.routers import CheckedRoute
-from api.services import ServicesDep
-from mas import __version__
 from memory.service import MemoryService, ProductIndex
+from runtime import __version__
 
 router = APIRouter(tags=["health"], route_class=CheckedRoute)
 

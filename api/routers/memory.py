@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.auth import TenantAdmin
+from api.deps import ServicesDep
 from api.errors import ApiError, found
 from api.routers import CheckedRoute
 from api.schemas.memory import (
@@ -18,7 +19,6 @@ from api.schemas.memory import (
     MemoryInsertResult,
     MemorySearchResult,
 )
-from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/memory", tags=["memory"], route_class=CheckedRoute)
 

@@ -8,10 +8,10 @@ import jsonschema
 from fastapi import APIRouter, Body
 
 from api.auth import TenantChat
+from api.deps import ServicesDep
 from api.errors import ApiError
 from api.routers import CheckedRoute
 from api.schemas.llm import MessagesRequest, MessagesResponse, StructuredRequest, StructuredResponse, UsageOut
-from api.services import ServicesDep
 from llm.structured import ref_problem
 from llm.types import ChatMessage, LLMRequest, LLMResponse
 

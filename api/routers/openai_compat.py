@@ -20,16 +20,17 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from api.auth import TenantChat, TenantContext
+from api.deps import ServicesDep
 from api.errors import ApiError
 from api.routers import CheckedRoute
 from api.routers.runs import failure, start_run
 from api.schemas.openai_compat import ChatCompletionRequest
 from api.schemas.runs import RunCreate, RunMessage
-from api.services import Services, ServicesDep
 from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.errors import LLMError
 from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent, ToolCall, ToolSpec, merge_deltas
 from runs.executor import RunEvent, error_body
+from runtime.services import Services
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=CheckedRoute)
 logger = logging.getLogger("mas.api")

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import ValidationError
 
 from api.auth import TenantAdmin, TenantChat
+from api.deps import ServicesDep
 from api.errors import ApiError, found, not_found
 from api.routers import CheckedRoute, InvalidInput, load_json
 from api.schemas.products import ImportFailure, ImportResult, ProductHit, ProductIn, ProductOut, ProductSearchResult
-from api.services import ServicesDep
 from memory.types import ProductDoc
 
 router = APIRouter(prefix="/v1/products", tags=["products"], route_class=CheckedRoute)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 
 from api.auth import TenantAdmin, TenantContext
+from api.deps import ServicesDep
 from api.errors import ApiError, found, not_found
 from api.prompt_library import load_templates, validate_prompt_config
 from api.routers import CheckedRoute
@@ -26,7 +27,6 @@ from api.schemas.prompts import (
     PromptVersionOut,
     TemplateList,
 )
-from api.services import ServicesDep
 from store.prompts import AssistantMissing, VersionConflict
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"], route_class=CheckedRoute)

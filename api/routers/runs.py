@@ -13,6 +13,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
 from api.auth import TenantChat, TenantContext
+from api.deps import ServicesDep
 from api.errors import ApiError, found
 from api.routers import CheckedRoute
 from api.schemas.runs import (
@@ -25,9 +26,9 @@ from api.schemas.runs import (
     RunStatus,
     SuggestionResult,
 )
-from api.services import Services, ServicesDep
 from runs.executor import RunEvent, error_body
 from runs.idempotency import RunRequest, keyed_run
+from runtime.services import Services
 from store.models import Run
 from store.runs import KeyTaken
 

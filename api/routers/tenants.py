@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import Principal, require_scope
+from api.deps import ServicesDep
 from api.errors import ApiError, found, not_found
 from api.routers import CheckedRoute
 from api.schemas.tenants import TenantOut, TenantStatus, TenantSync, TenantUpdate
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
-from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"], route_class=CheckedRoute)
 Admin = Annotated[Principal, Depends(require_scope(BACKEND_ADMIN))]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from api.auth import TenantChat, TenantContext
+from api.deps import ServicesDep
 from api.errors import ApiError, found
 from api.routers import CheckedRoute
 from api.schemas.threads import (
@@ -16,7 +17,6 @@ from api.schemas.threads import (
     ThreadOut,
     ThreadUpdate,
 )
-from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"], route_class=CheckedRoute)
 

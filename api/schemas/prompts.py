@@ -1,4 +1,5 @@
-"""Request/response models for versioned assistant prompts and the template library."""
+"""Request/response models for versioned assistant prompts and the template library; the prompt config itself is
+``agents.prompt_config``'s, where the Sales agent reads it."""
 
 from __future__ import annotations
 
@@ -7,38 +8,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field
 
+from agents.prompt_config import PROMPT_TEXT_MAX, PromptConfig, PromptFields
 from api.schemas.common import MAX_INT32, JsonInteger, JsonObject, OrmModel, PatchModel, StrictModel
 
-PROMPT_TEXT_MAX = 8000
 Version = Annotated[int, Field(ge=1, le=MAX_INT32), JsonInteger()]
 
 
-class LLMParameters(StrictModel):
-    model: str | None = Field(None, max_length=100)
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: Annotated[int, Field(ge=1, le=32000), JsonInteger()] | None = None
-
-
-class _OptionalPromptFields(StrictModel):
-    greeting_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    product_recommendation_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    objection_handling_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    closing_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    context_instructions: str | None = Field(None, max_length=PROMPT_TEXT_MAX)
-    llm_parameters: LLMParameters | None = None
-    brand_voice: str | None = Field(None, max_length=2000)
-    product_knowledge: str | None = Field(None, max_length=20000)
-
-
-class PromptConfig(_OptionalPromptFields):
-    """The full prompt an assistant runs with; one of these per version."""
-
-    personality_prompt: str = Field(min_length=1, max_length=PROMPT_TEXT_MAX)
-    safety_guidelines: list[str] = Field(default_factory=list, max_length=50)
-    forbidden_topics: list[str] = Field(default_factory=list, max_length=100)
-
-
-class PromptConfigPatch(_OptionalPromptFields, PatchModel):
+class PromptConfigPatch(PromptFields, PatchModel):
     """Partial update: only the fields sent replace those of the active version."""
 
     not_nullable = frozenset({"personality_prompt"})

@@ -129,3 +129,8 @@ class SuggestionResult(BaseModel):
     input_tokens: int
     output_tokens: int
     cost_usd: float
+
+
+async def run_record_body(run: Any) -> bytes:
+    """A run webhook's body: the run record, as ``GET /v1/threads/{id}/runs/{run_id}`` shows it."""
+    return RunRecord.of(run).model_dump_json().encode()

@@ -1,7 +1,7 @@
 """The provider interface the router calls, and the registry that builds providers by their ``type`` in models.yaml.
 
 A provider talks to one backend (an SDK client, the in-cluster vLLM handle,
-the offline composer). It does one call per method and never retries: the
+the offline placeholder). It does one call per method and never retries: the
 router owns retries, timeouts, fallback and cost. Failures are raised as the
 ``ProviderError`` subclasses of ``llm.errors`` (``error_for_status`` maps an
 HTTP status), so the router can tell retryable ones from the others.
@@ -26,7 +26,7 @@ from llm.errors import (
     ProviderServerError,
     ProviderTimeout,
 )
-from llm.types import ChatMessage, ComposeContext, ToolCall, ToolSpec, Usage
+from llm.types import ChatMessage, ToolCall, ToolSpec, Usage
 
 
 class ProviderRequest(BaseModel):
@@ -39,7 +39,6 @@ class ProviderRequest(BaseModel):
     max_tokens: int | None = None
     tools: list[ToolSpec] = []
     json_schema: dict[str, Any] | None = None  # answer with JSON text valid against it (the router validates)
-    context: ComposeContext | None = None
     options: dict[str, Any] = {}  # the model's `options` from models.yaml (provider-specific knobs)
 
 

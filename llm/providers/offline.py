@@ -1,21 +1,31 @@
-"""The ``offline`` provider: the composer (or a minimal schema instance) with no network; always configured."""
+"""The ``offline`` provider: an answer with no model and no network, so the router always has a last fallback.
+
+It knows nothing of what the conversation is about: it acknowledges the last user message and says that an
+answer will follow (a structured request gets the smallest instance of its schema). The router marks what it
+answers ``offline``, so a caller that can write something better without a model (the Sales agent's offline
+writer, ``agents.offline_reply``) does. It never claims to be a language model.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 
-from llm.composer import compose_reply
 from llm.providers.base import ProviderChunk, ProviderRequest, ProviderResult, ProviderSpec, collect
 from llm.structured import minimal_instance
 
 CHUNK_CHARS = 8  # streamed in small pieces, like a model would
+MAX_QUOTE_CHARS = 30
 
 
 def offline_text(request: ProviderRequest) -> str:
     if request.json_schema is not None:
         return json.dumps(minimal_instance(request.json_schema), ensure_ascii=False)
-    return compose_reply(request.context, request.messages)
+    last_user = next((message.content for message in reversed(request.messages) if message.role == "user"), "").strip()
+    if len(last_user) > MAX_QUOTE_CHARS:
+        last_user = last_user[:MAX_QUOTE_CHARS] + "…"
+    heard = f"关于「{last_user}」，" if last_user else ""
+    return f"您好，感谢您的消息！{heard}我已经记下，稍后会有专人为您详细解答。"
 
 
 class OfflineProvider:

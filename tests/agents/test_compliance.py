@@ -14,14 +14,15 @@ from pydantic import ValidationError
 
 from agents.compliance import ComplianceAgent, ComplianceInput, ComplianceResult
 from agents.compliance_rules import _gated
+from tests.config_paths import CONFIG_DIR
 
 DATA = Path(__file__).parent / "data"
-PACKS = Path(__file__).resolve().parents[2] / "configs" / "compliance"
+PACKS = CONFIG_DIR / "compliance"
 
 
 @pytest.fixture(scope="module")
 def agent() -> ComplianceAgent:
-    return ComplianceAgent.load()
+    return ComplianceAgent.load(PACKS)
 
 
 def _categories(result: ComplianceResult) -> set[str]:

@@ -21,6 +21,7 @@ from llm.router import Router
 from llm.settings import LLMSettings
 from llm.types import LLMResponse, StreamEvent, Usage
 from memory.types import MemoryRecord, Recall, ScoredMemory, TurnMessage
+from tests.config_paths import CONFIG_DIR
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
 HYALURONIC = ProductPick(product_id="p1", name="玻尿酸填充", description="改善法令纹和泪沟凹陷", price=3800.0,
@@ -81,18 +82,18 @@ class ScriptedSales:
 
 
 def offline_router() -> Router:
-    return Router.from_settings(LLMSettings(), environ={})
+    return Router.from_settings(LLMSettings(models_config=CONFIG_DIR / "models.yaml"), environ={})
 
 
 def agents(sales=None, memory=None, products=None, compliance=None) -> AgentSet:
     llm = offline_router()
     return AgentSet(
-        compliance=compliance or ComplianceAgent.load(),
-        sentiment=SentimentAgent(llm),
+        compliance=compliance or ComplianceAgent.load(CONFIG_DIR / "compliance"),
+        sentiment=SentimentAgent(llm, "offline", CONFIG_DIR),
         intent=IntentAgent(),
         memory=memory or StaticRecall(),
         products=products or StaticProducts(),
-        sales=sales or SalesAgent(llm),
+        sales=sales or SalesAgent(llm, CONFIG_DIR),
     )
 
 

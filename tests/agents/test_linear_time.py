@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -26,6 +27,7 @@ from agents.intent import IntentInput, detect_intent
 from agents.sentiment import SentimentInput, analyse_offline, load_lexicon
 from agents.timeparse import SHANGHAI, find_appointment_time
 from memory.facts import extract_facts
+from tests.config_paths import CONFIG_DIR
 
 SHORT = 2_000
 SHORT_BUDGET_S = 0.25  # ~0.03 s now; a quadratic rule takes seconds here, so the test fails before the long run
@@ -33,13 +35,14 @@ LONG_BUDGET_S = 1.0    # ~0.3 s now for the slowest channel
 GROWTH = 25            # 10x the text: linear is 10-13x (more hits, more GC), quadratic 100x
 NOISE_FLOOR_S = 0.01   # below this the short timing is noise, not a base to scale from
 
-AGENT = ComplianceAgent.load()
+AGENT = ComplianceAgent.load(CONFIG_DIR / "compliance")
+LEXICON = load_lexicon(CONFIG_DIR / "sentiment" / "lexicon.yaml")
 NOW = datetime(2025, 5, 1, 10, tzinfo=SHANGHAI)
 
 CHECKS: dict[str, Callable[[str], object]] = {
     **{f"compliance {channel}/{direction}": (lambda text, c=channel, d=direction: AGENT.check_text(text, c, d))
        for channel in CHANNELS for direction in DIRECTIONS},
-    "sentiment": analyse_offline,
+    "sentiment": partial(analyse_offline, LEXICON),
     "intent": lambda text: detect_intent(IntentInput(text=text[:5000], now=NOW)),  # the model's own limit
     "time": lambda text: find_appointment_time(text, NOW),
     "facts": extract_facts,
@@ -57,7 +60,7 @@ def _pack_vocabulary() -> list[str]:
     """The words the compliance packs and the sentiment lexicon are built from: the likeliest to start a match."""
     sources = [p.pattern for rule in AGENT._book.rules for p in (*rule.patterns, *rule.excludes)]
     words = {w for source in sources for w in re.findall(r"[\u4e00-\u9fff]{1,4}|[a-z]{2,}", source)}
-    return sorted(words | set(load_lexicon().words))
+    return sorted(words | set(LEXICON.words))
 
 
 VOCABULARY = _pack_vocabulary()

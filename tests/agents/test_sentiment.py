@@ -6,6 +6,7 @@ import json
 import pickle
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,11 @@ from llm.errors import AllRoutesFailed
 from llm.router import Router
 from llm.settings import LLMSettings
 from llm.types import LLMRequest, LLMResponse, Usage
+from tests.config_paths import CONFIG_DIR
 
 DATA = Path(__file__).parent / "data"
+LEXICON_PATH = CONFIG_DIR / "sentiment" / "lexicon.yaml"
+analyse = partial(analyse_offline, load_lexicon(LEXICON_PATH))
 REQUIRED_ACCURACY = 0.95
 
 
@@ -29,7 +33,7 @@ def load_cases(name: str) -> list[dict[str, str]]:
 def misses(cases: list[dict[str, str]]) -> list[str]:
     wrong = []
     for case in cases:
-        result = analyse_offline(case["text"])
+        result = analyse(case["text"])
         if result.label != case["label"]:
             wrong.append(f"{case['text']} -> {result.label} (want {case['label']}, cues {result.cues})")
     return wrong
@@ -87,7 +91,7 @@ def test_the_holdout_set_holds_fresh_sentences() -> None:
     ],
 )
 def test_negation_degree_contrast_questions_worry_and_hedging(text: str, label: str) -> None:
-    assert analyse_offline(text).label == label
+    assert analyse(text).label == label
 
 
 @pytest.mark.parametrize(
@@ -120,36 +124,36 @@ def test_negation_degree_contrast_questions_worry_and_hedging(text: str, label: 
     ],
 )
 def test_unseen_wordings_backoff_resolution_consultation_relief_inquiry_and_irony(text: str, label: str) -> None:
-    assert analyse_offline(text).label == label
+    assert analyse(text).label == label
 
 
 def test_backoff_characters_only_speak_when_the_words_leave_a_message_neutral() -> None:
-    assert analyse_offline("脸嫩得像剥了壳的鸡蛋").cues == ["嫩"]
-    assert "嫩" not in analyse_offline("脸嫩得像剥了壳的鸡蛋，但是效果太差了").cues
+    assert analyse("脸嫩得像剥了壳的鸡蛋").cues == ["嫩"]
+    assert "嫩" not in analyse("脸嫩得像剥了壳的鸡蛋，但是效果太差了").cues
 
 
 def test_a_resolved_symptom_is_not_urgent() -> None:
-    assert analyse_offline("恢复得很顺利，疤痕几乎看不见").urgency == "low"
-    assert analyse_offline("做完脸上全是疤痕").urgency == "high"
+    assert analyse("恢复得很顺利，疤痕几乎看不见").urgency == "low"
+    assert analyse("做完脸上全是疤痕").urgency == "high"
 
 
 def test_degree_words_scale_and_negation_with_a_degree_word_softens() -> None:
-    assert analyse_offline("非常失望").score < analyse_offline("失望").score < analyse_offline("有点失望").score < 0
-    assert analyse_offline("很不满意").score < analyse_offline("不太满意").score < 0
+    assert analyse("非常失望").score < analyse("失望").score < analyse("有点失望").score < 0
+    assert analyse("很不满意").score < analyse("不太满意").score < 0
 
 
 def test_the_score_agrees_with_the_label_and_stays_in_range() -> None:
     for case in load_cases("sentiment_extra.jsonl"):
-        result = analyse_offline(case["text"])
+        result = analyse(case["text"])
         assert -1 <= result.score <= 1
         assert {"positive": result.score > 0, "negative": result.score < 0, "neutral": True}[result.label]
 
 
 def test_cues_name_the_phrases_that_decided_it() -> None:
-    assert "没有想象中疼" in analyse_offline("恢复得挺快的，没有想象中疼。").cues
-    assert "被骗" in analyse_offline("价格说好的和实际收的不一样，感觉被骗了。").cues
-    assert "再考虑考虑" in analyse_offline("我再考虑考虑，回头联系你。").cues
-    assert analyse_offline("请问周六下午可以预约吗？").cues == []
+    assert "没有想象中疼" in analyse("恢复得挺快的，没有想象中疼。").cues
+    assert "被骗" in analyse("价格说好的和实际收的不一样，感觉被骗了。").cues
+    assert "再考虑考虑" in analyse("我再考虑考虑，回头联系你。").cues
+    assert analyse("请问周六下午可以预约吗？").cues == []
 
 
 # --- urgency -----------------------------------------------------------------------------------------------------
@@ -171,24 +175,24 @@ def test_cues_name_the_phrases_that_decided_it() -> None:
     ],
 )
 def test_urgency_is_high_for_health_refunds_complaints_and_anger(text: str, urgency: str) -> None:
-    assert analyse_offline(text).urgency == urgency
+    assert analyse(text).urgency == urgency
 
 
 def test_repeated_complaints_in_the_history_raise_urgency_but_not_the_label() -> None:
     complaints = ["等了一个小时还没人理我", "你们客服一直不回消息，太敷衍了"]
-    assert analyse_offline("价格也太贵了").urgency == "medium"
-    assert analyse_offline("价格也太贵了", complaints).urgency == "high"
-    assert analyse_offline("请问几点下班？", complaints).urgency == "medium"
-    pleased = analyse_offline("问题解决了，谢谢你们，很满意", complaints)
+    assert analyse("价格也太贵了").urgency == "medium"
+    assert analyse("价格也太贵了", complaints).urgency == "high"
+    assert analyse("请问几点下班？", complaints).urgency == "medium"
+    pleased = analyse("问题解决了，谢谢你们，很满意", complaints)
     assert (pleased.label, pleased.urgency) == ("positive", "low")
-    assert analyse_offline("价格也太贵了", complaints[:1]).urgency == "medium"  # one complaint is not a pattern
+    assert analyse("价格也太贵了", complaints[:1]).urgency == "medium"  # one complaint is not a pattern
 
 
 # --- the models and the lexicon ----------------------------------------------------------------------------------
 
 
 def test_results_pickle_because_they_cross_ray_handles() -> None:
-    result = analyse_offline("做完很满意")
+    result = analyse("做完很满意")
     assert pickle.loads(pickle.dumps(result)) == result
 
 
@@ -200,16 +204,16 @@ def test_input_text_must_be_1_to_5000_characters(text: str) -> None:
 
 def test_offline_analysis_is_fast_even_on_the_longest_input() -> None:
     texts = [case["text"] for name in ("sentiment_extra.jsonl", "sentiment_holdout.jsonl") for case in load_cases(name)]
-    analyse_offline(texts[0])  # the lexicon loads once
+    analyse(texts[0])  # warm-up
     per_message = []
     for _ in range(3):  # the best of three, in CPU time: a busy machine should not fail it
         started = time.process_time()
         for text in texts:
-            analyse_offline(text)
+            analyse(text)
         per_message.append((time.process_time() - started) / len(texts))
     assert min(per_message) < 0.0003
     started = time.perf_counter()
-    assert analyse_offline(("效果一般，" + "不是很满意但是也还行" * 10 + "。") * 40).label in ("negative", "neutral", "positive")
+    assert analyse(("效果一般，" + "不是很满意但是也还行" * 10 + "。") * 40).label in ("negative", "neutral", "positive")
     assert time.perf_counter() - started < 0.5
 
 
@@ -221,7 +225,7 @@ def test_offline_analysis_is_fast_even_on_the_longest_input() -> None:
     ],
 )
 def test_lexicon_mistakes_are_refused_not_silently_resolved(tmp_path: Path, original: str, edited: str, problem: str) -> None:
-    shipped = (Path(__file__).resolve().parents[2] / "configs" / "sentiment" / "lexicon.yaml").read_text(encoding="utf-8")
+    shipped = LEXICON_PATH.read_text(encoding="utf-8")
     assert original in shipped
     path = tmp_path / "lexicon.yaml"
     path.write_text(shipped.replace(original, edited, 1), encoding="utf-8")
@@ -246,10 +250,10 @@ class ScriptedLLM:
         return self.reply
 
 
-def model_answer(data: object, provider: str = "openai") -> LLMResponse:
+def model_answer(data: object, offline: bool = False) -> LLMResponse:
     return LLMResponse(
-        content=json.dumps(data, ensure_ascii=False), model="gpt-4o-mini", provider=provider,
-        usage=Usage(input_tokens=120, output_tokens=30), cost_usd=0.000036, latency_ms=420.0, data=data,
+        content=json.dumps(data, ensure_ascii=False), model="gpt-4o-mini", provider="openai",
+        usage=Usage(input_tokens=120, output_tokens=30), cost_usd=0.000036, latency_ms=420.0, data=data, offline=offline,
     )
 
 
@@ -258,7 +262,7 @@ VERDICT = {"label": "negative", "score": -0.8, "urgency": "high", "cues": ["肿�
 
 async def test_llm_mode_asks_the_structured_alias_and_records_usage() -> None:
     llm = ScriptedLLM(model_answer(VERDICT))
-    agent = SentimentAgent(llm, mode="llm")
+    agent = SentimentAgent(llm, "llm", CONFIG_DIR)
     result = await agent.analyse(SentimentInput(text="打完肿了一个星期", history=["上次就很疼", "客服也不回"]))
     assert result == SentimentResult(
         label="negative", score=-0.8, urgency="high", cues=["肿了一个星期"], mode="llm",
@@ -276,13 +280,13 @@ async def test_llm_mode_asks_the_structured_alias_and_records_usage() -> None:
     ("reply", "reason"),
     [
         (AllRoutesFailed("every model failed"), "ALL_ROUTES_FAILED"),
-        (model_answer({"label": "negative", "score": 0, "urgency": "low", "cues": []}, provider="offline"), "offline"),
+        (model_answer({"label": "negative", "score": 0, "urgency": "low", "cues": []}, offline=True), "offline"),
         (model_answer({"label": "angry", "score": -3, "urgency": "now"}), "not a valid verdict"),
         (model_answer(None), "not a valid verdict"),
     ],
 )
 async def test_llm_mode_falls_back_to_the_offline_analysis(reply: LLMResponse | Exception, reason: str) -> None:
-    agent = SentimentAgent(ScriptedLLM(reply), mode="llm")
+    agent = SentimentAgent(ScriptedLLM(reply), "llm", CONFIG_DIR)
     result = await agent.analyse(SentimentInput(text="上次打完玻尿酸肿了一个星期，你们怎么回事？"))
     assert (result.mode, result.label, result.urgency) == ("offline", "negative", "high")
     assert result.fallback_reason and reason in result.fallback_reason
@@ -290,21 +294,21 @@ async def test_llm_mode_falls_back_to_the_offline_analysis(reply: LLMResponse | 
 
 
 async def test_llm_mode_without_a_client_falls_back() -> None:
-    result = await SentimentAgent(None, mode="llm").analyse(SentimentInput(text="非常感谢，下次还来找你！"))
+    result = await SentimentAgent(None, "llm", CONFIG_DIR).analyse(SentimentInput(text="非常感谢，下次还来找你！"))
     assert (result.mode, result.label) == ("offline", "positive")
     assert result.fallback_reason == "no LLM client is configured"
 
 
 async def test_offline_mode_never_calls_the_llm() -> None:
     llm = ScriptedLLM(model_answer(VERDICT))
-    result = await SentimentAgent(llm).analyse(SentimentInput(text="你们地址在哪里？停车方便吗？"))
+    result = await SentimentAgent(llm, "offline", CONFIG_DIR).analyse(SentimentInput(text="你们地址在哪里？停车方便吗？"))
     assert (result.mode, result.label, result.fallback_reason, llm.requests) == ("offline", "neutral", None, [])
 
 
 async def test_with_no_api_keys_the_shipped_router_only_has_the_offline_provider_so_llm_mode_falls_back() -> None:
-    router = Router.from_settings(LLMSettings(), environ={})
+    router = Router.from_settings(LLMSettings(models_config=CONFIG_DIR / "models.yaml"), environ={})
     try:
-        result = await SentimentAgent(router, mode="llm").analyse(SentimentInput(text="效果一点都不明显，白花钱了。"))
+        result = await SentimentAgent(router, "llm", CONFIG_DIR).analyse(SentimentInput(text="效果一点都不明显，白花钱了。"))
     finally:
         await router.close()
     assert (result.mode, result.label) == ("offline", "negative")

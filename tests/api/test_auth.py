@@ -14,7 +14,7 @@ import pytest
 
 from api.app import create_app
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT, TENANT_ADMIN, TENANT_CHAT
-from mas.settings import Settings
+from runtime.settings import Settings
 from tests.client import ApiClient, assert_error
 
 

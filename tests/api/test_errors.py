@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from mas.settings import Settings
+from runtime.settings import Settings
 from tests.client import ApiClient, assert_error
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from api.app import create_app
-from mas.settings import Settings
+from runtime.settings import Settings
 from tests.client import ApiClient
 
 

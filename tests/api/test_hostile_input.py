@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from llm.types import StreamEvent
-from mas.settings import Settings
+from runtime.settings import Settings
 from tests.api.test_runs import Chat, new_chat, sse_events
 from tests.api.test_threads import ASSISTANT
 from tests.client import ApiClient, assert_error

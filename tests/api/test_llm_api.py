@@ -1,4 +1,4 @@
-"""Direct LLM endpoints on the embedded default (offline composer), and the official openai client against them."""
+"""Direct LLM endpoints on the embedded default (the offline provider), and the official openai client against them."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.app import create_app
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
-from mas.settings import Settings
+from runtime.settings import Settings
 from tests.api.test_runs import new_chat
 from tests.client import ApiClient
 

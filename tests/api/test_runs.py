@@ -17,8 +17,8 @@ from api.auth import Principal, TenantContext
 from api.routers.runs import start_run
 from api.schemas.runs import RunCreate
 from api.scopes import TENANT_CHAT
-from api.webhooks import sign
 from runs.executor import RunExecutor
+from runs.webhooks import sign
 from store.models import Run
 from tests.api.test_products import CATALOG
 from tests.client import ApiClient, assert_error
@@ -305,7 +305,7 @@ class GraphLosingItsReplica:
 async def test_a_run_whose_graph_replica_died_runs_again_when_nobody_saw_it(chat: Chat, mode: str) -> None:
     services = chat.client.services
     graph = GraphLosingItsReplica(services.backends.graph, losses=1)
-    executor = RunExecutor(services, graph, services.backends.memory)
+    executor = RunExecutor(services.runs, services.context, graph, services.backends.memory, services.settings.run_lease_seconds)
     ctx = await _tenant_a_chat(services)
     body = RunCreate.model_validate(chat.body("想做水光针"))
     _, events = await executor.start(start_run(services, ctx, chat.thread_id, body, mode))
@@ -345,7 +345,8 @@ class RecordingMemory:
 async def test_a_run_finished_elsewhere_meanwhile_reports_a_failure_and_stores_nothing(chat: Chat) -> None:
     services = chat.client.services
     memory = RecordingMemory()
-    executor = RunExecutor(services, GraphOutlivingItsLease(services.backends.graph, services.runs), memory)
+    executor = RunExecutor(services.runs, services.context, GraphOutlivingItsLease(services.backends.graph, services.runs), memory,
+                           services.settings.run_lease_seconds)
     body = RunCreate.model_validate(chat.body("想做水光针"))
     _, events = await executor.start(start_run(services, await _tenant_a_chat(services), chat.thread_id, body, "wait"))
     outcome = [event async for event in events][-1]

@@ -8,6 +8,7 @@ import pytest
 
 from api.scopes import TENANT_ADMIN, TENANT_CHAT
 from tests.client import ApiClient, assert_error
+from tests.store.seed import seed_messages
 
 ASSISTANT = {"assistant_name": "小美", "personality": "亲切专业", "occupation": "美容顾问", "industry": "医美"}
 PROFILE = {
@@ -38,7 +39,8 @@ async def fetch(client: ApiClient, thread_id: str) -> dict[str, Any]:
 
 async def add_messages(client: ApiClient, thread: dict[str, Any], count: int) -> list[str]:
     """Append ``count`` alternating user/assistant messages; returns their ids, oldest first."""
-    rows = await client.services.threads.append_messages(
+    rows = await seed_messages(
+        client.services,
         thread["tenant_id"],
         thread["thread_id"],
         [{"role": ("user", "assistant")[i % 2], "content": f"第{i}条：你好"} for i in range(count)],
@@ -195,7 +197,7 @@ async def test_paging_through_messages_yields_each_once_newest_first(tenant_a: A
 async def test_messages_keep_structured_content(tenant_a: ApiClient) -> None:
     thread = await new_thread(tenant_a)
     parts = [{"type": "text", "content": "看看这张照片"}, {"type": "input_image", "content": "https://img.example.com/a.jpg"}]
-    await tenant_a.services.threads.append_messages("tenant-a", thread["thread_id"], [{"role": "user", "content": parts}])
+    await seed_messages(tenant_a.services, "tenant-a", thread["thread_id"], [{"role": "user", "content": parts}])
     body = (await tenant_a.get(f"/v1/threads/{thread['thread_id']}/messages")).json()
     assert body["messages"][0]["content"] == parts
 

@@ -63,6 +63,11 @@ async def test_closing_early_stops_and_closes_the_source() -> None:
     await asyncio.wait_for(closed.wait(), 1)
 
 
+def test_merged_deltas_keep_the_offline_flag() -> None:
+    merged = merge_deltas(StreamEvent(delta="a", offline=True), StreamEvent(delta="b", offline=True))
+    assert merged == StreamEvent(delta="ab", offline=True)
+
+
 def test_vllm_chunks_merge_until_the_last_one() -> None:
     last = VLLMChunk(delta="c", finish_reason="stop", usage=VLLMUsage(prompt_tokens=3, completion_tokens=3))
     merged = merge_chunks(merge_chunks(VLLMChunk(delta="a"), VLLMChunk(delta="b")), last)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llm.catalog import CatalogError, load_catalog, parse_catalog
-from llm.settings import LLMSettings
+from tests.config_paths import CONFIG_DIR
 
 PROVIDERS = [{"name": "openai", "type": "openai", "api_key_env": "OPENAI_API_KEY"}, {"name": "offline", "type": "offline"}]
 MODELS = [
@@ -24,7 +24,7 @@ def problems_of(data: dict) -> list[str]:
 
 
 def test_the_shipped_catalog_is_valid_and_routes_chat_default_to_offline_last() -> None:
-    catalog = load_catalog(LLMSettings().models_config)
+    catalog = load_catalog(CONFIG_DIR / "models.yaml")
     chat_default = catalog.alias("chat-default")
     assert catalog.defaults.alias == "chat-default" and chat_default.fallback[-1] == "offline"
     assert {"fast", "structured", "simulated"} <= {alias.name for alias in catalog.aliases}

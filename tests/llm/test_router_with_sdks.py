@@ -11,6 +11,7 @@ import yaml
 from llm.errors import NoOpenAIRoute, UnknownModel
 from llm.router import Router
 from llm.settings import LLMSettings
+from tests.config_paths import CONFIG_DIR
 from tests.llm.doubles import ask
 from tests.llm.fake_servers import FakeAnthropicServer, FakeOpenAIServer, Reply
 
@@ -98,6 +99,23 @@ async def test_when_every_model_fails_offline_still_answers(
     assert response.model == "offline" and "光子嫩肤" in response.content and response.cost_usd == 0
 
 
+async def test_responses_and_stream_events_say_when_no_real_model_answered(
+    llm: Router, openai_server: FakeOpenAIServer, anthropic_server: FakeAnthropicServer
+) -> None:
+    openai_server.script(Reply(text="您好！"))
+    answered = await llm.complete(ask())
+    streamed = [event async for event in llm.stream(ask())]
+    assert answered.model == "gpt" and not answered.offline
+    assert streamed[-1].response.model == "gpt" and not any(event.offline for event in streamed)
+
+    openai_server.script(Reply.error(401, "bad key"))
+    anthropic_server.script(Reply.error(400, "bad request"))
+    fell_back = await llm.complete(ask())
+    streamed = [event async for event in llm.stream(ask())]
+    assert fell_back.model == "offline" and fell_back.offline
+    assert streamed[-1].response.offline and len(streamed) > 1 and all(event.offline for event in streamed)
+
+
 async def test_structured_output_is_repaired_through_the_real_sdk(llm: Router, openai_server: FakeOpenAIServer) -> None:
     openai_server.script(Reply(text='{"score": 9}'), Reply(text='{"score": 4}'))
     response = await llm.complete(ask("给这段对话打分", json_schema=SCORE))
@@ -120,10 +138,10 @@ async def test_responses_passthrough_uses_an_openai_route(llm: Router, openai_se
         await llm.responses({"model": "not-in-the-catalog", "input": "你好"}, tenant_id=None)
 
 
-async def test_with_nothing_configured_chat_default_is_the_offline_composer() -> None:
-    router = Router.from_settings(LLMSettings(), environ={})  # the repository's configs/models.yaml
+async def test_with_nothing_configured_chat_default_is_the_offline_provider() -> None:
+    router = Router.from_settings(LLMSettings(models_config=CONFIG_DIR / "models.yaml"), environ={})
     response = await router.complete(ask("水光针多少钱"))
-    assert (response.model, response.provider) == ("offline", "offline")
+    assert (response.model, response.provider, response.offline) == ("offline", "offline", True)
     listed = {info.id for info in await router.models()}
     assert "chat-default" in listed and "offline" in listed and "gpt-4o-mini" not in listed
     assert "MAS_OPENAI_API_KEY" in router.unconfigured["openai"]

@@ -428,12 +428,12 @@ CATALOG = {
 
 def test_engine_config_comes_from_the_models_entry_in_the_catalog() -> None:
     catalog = parse_catalog(CATALOG)
-    assert VLLMEngineConfig.from_catalog(catalog, "qwen-local") == VLLMEngineConfig(
+    assert catalog.vllm_engine_config("qwen-local") == VLLMEngineConfig(
         model="Qwen/Qwen2.5-7B-Instruct", served_name="qwen-local",
         engine_args={"max_model_len": 8192, "gpu_memory_utilization": 0.85}, default_max_tokens=512,
     )
-    assert VLLMEngineConfig.from_catalog(catalog, "tiny").model == "tiny"
+    assert catalog.vllm_engine_config("tiny").model == "tiny"
     with pytest.raises(ValueError, match="not served by a vllm provider"):
-        VLLMEngineConfig.from_catalog(catalog, "offline")
+        catalog.vllm_engine_config("offline")
     with pytest.raises(ValueError, match="no model 'missing'"):
-        VLLMEngineConfig.from_catalog(catalog, "missing")
+        catalog.vllm_engine_config("missing")

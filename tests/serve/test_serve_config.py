@@ -7,7 +7,7 @@ from ray.serve import Application, Deployment
 from ray.serve.schema import ServeDeploySchema
 
 from deployments.app import build_app
-from mas.settings import Settings
+from runtime.settings import Settings
 
 
 def _config() -> ServeDeploySchema:
@@ -41,6 +41,15 @@ def _deployments(application: Application) -> list[Deployment]:
 
 def test_a_vllm_model_puts_a_vllm_server_behind_the_router() -> None:
     deployments = {d.name: d for d in _deployments(build_app({"vllm_model": "qwen-local", "vllm_provider": "gpu"}))}
-    assert deployments["VLLMServer"].init_kwargs == {"model": "qwen-local"}
+    assert deployments["VLLMServer"].init_kwargs == {"model": "qwen-local", "settings": {}}
     assert deployments["LLMRouter"].init_kwargs["vllm_provider"] == "gpu"
     assert "VLLMServer" not in {d.name for d in _deployments(build_app({}))}
+
+
+def test_settings_in_the_serve_config_reach_every_deployment() -> None:
+    """``args: {settings: ...}``: a ``serve deploy`` config alone configures the cluster, over each replica's environment."""
+    overrides = {"database_url": "postgresql+asyncpg://mas@db/mas", "window_size": 12}
+    deployments = _deployments(build_app({"settings": overrides, "vllm_model": "qwen-local"}))
+    assert len({d.name for d in deployments}) == 11 and all(d.init_kwargs["settings"] == overrides for d in deployments)
+    replica = Settings(**overrides)
+    assert (replica.database_url, replica.window_size) == (overrides["database_url"], 12)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from mas.settings import REPO_ROOT
+from runtime.settings import REPO_ROOT
 from tests.llm.fake_servers import FakeOpenAIServer, Reply
 from tests.serve.service import Running, mas_started
 

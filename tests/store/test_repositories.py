@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import inspect, select
 
-from api.services import Services
+from runtime.services import Services
 from store.migrate import pending_model_changes, upgrade_to_head
 from store.models import AppKey, Base
+from tests.store.seed import seed_messages
 
 
 async def _tenant_with_assistant(services: Services, tenant_id: str = "t1") -> str:
@@ -65,8 +66,8 @@ async def test_prompt_versions_are_scoped_to_tenant_and_assistant(services: Serv
 async def test_messages_keep_append_order_and_page_backwards(services: Services) -> None:
     await _tenant_with_assistant(services)
     thread = await services.threads.create("t1", {})
-    first = await services.threads.append_messages("t1", thread.thread_id, [{"role": "user", "content": "在吗"}, {"role": "assistant", "content": "在的"}])
-    await services.threads.append_messages("t1", thread.thread_id, [{"role": "user", "content": [{"type": "text", "content": "水光针多少钱"}]}])
+    first = await seed_messages(services, "t1", thread.thread_id, [{"role": "user", "content": "在吗"}, {"role": "assistant", "content": "在的"}])
+    await seed_messages(services, "t1", thread.thread_id, [{"role": "user", "content": [{"type": "text", "content": "水光针多少钱"}]}])
     newest = await services.threads.messages("t1", thread.thread_id, limit=10)
     assert [m.content for m in newest] == [[{"type": "text", "content": "水光针多少钱"}], "在的", "在吗"]
     older = await services.threads.messages("t1", thread.thread_id, limit=10, before=first[1].message_id)

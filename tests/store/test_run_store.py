@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from api.services import Services
-from mas.settings import Settings
+from runtime.services import Services
+from runtime.settings import Settings
 from store.db import make_engine, make_sessionmaker
 from store.models import Run, utcnow
 from store.runs import RUN_ABANDONED, RunStore, UnknownThread
@@ -45,6 +45,14 @@ def store(services: Services, clock: ManualClock) -> RunStore:
 async def new_thread(services: Services, tenant_id: str = "t1") -> str:
     await services.tenants.upsert(tenant_id, {"tenant_name": tenant_id, "status": "ACTIVE"})
     return (await services.threads.create(tenant_id, {})).thread_id
+
+
+async def started_run(store: RunStore, thread_id: str, mode: str = "wait") -> Run:
+    """A wait (or stream) run as a replica starts it: running, holding the thread's lease."""
+    run = await store.start("t1", thread_id, LEASE, mode=mode, assistant_id=None, input=[{"role": "user", "content": "在吗"}],
+                            metadata={}, requested_model=None)
+    assert run is not None
+    return run
 
 
 async def new_run(
@@ -146,9 +154,7 @@ async def test_only_the_holder_releases_the_thread(services: Services, store: Ru
 
 async def test_complete_writes_the_turn_the_status_and_frees_the_thread_together(services: Services, store: RunStore) -> None:
     thread_id = await new_thread(services)
-    run = await new_run(store, thread_id, mode="wait")
-    assert await store.acquire_thread("t1", thread_id, run.run_id, LEASE)
-    await store.mark_running(run)
+    run = await started_run(store, thread_id)
     assert (await reread(store, run)).status == "running"
 
     assert await complete(store, run)
@@ -170,9 +176,7 @@ async def test_complete_writes_the_turn_the_status_and_frees_the_thread_together
 
 async def test_a_completion_that_cannot_be_written_changes_nothing(services: Services, store: RunStore) -> None:
     thread_id = await new_thread(services)
-    run = await new_run(store, thread_id, mode="wait")
-    assert await store.acquire_thread("t1", thread_id, run.run_id, LEASE)
-    await store.mark_running(run)
+    run = await started_run(store, thread_id)
     clash = {"message_id": "same-id"}  # message ids are unique: the second insert fails mid-transaction
     with pytest.raises(IntegrityError):
         await complete(store, run, [TURN[0] | clash, TURN[1] | clash])
@@ -279,11 +283,8 @@ async def test_the_sweep_fails_interactive_runs_of_a_crashed_replica_and_frees_t
     services: Services, store: RunStore, clock: ManualClock
 ) -> None:
     crashed_thread, live_thread = await new_thread(services), await new_thread(services)
-    crashed, live = await new_run(store, crashed_thread, mode="stream"), await new_run(store, live_thread, mode="wait")
+    crashed, live = await started_run(store, crashed_thread, mode="stream"), await started_run(store, live_thread)
     queued_async = await new_run(store, crashed_thread)
-    for run in (crashed, live):
-        assert await store.acquire_thread("t1", run.thread_id, run.run_id, LEASE)
-        await store.mark_running(run)
     for _ in range(3):  # only the live replica renews; the other lease expired more than a grace period ago
         clock.advance(LEASE * 3 / 4)
         assert await store.renew_thread("t1", live_thread, live.run_id, LEASE)

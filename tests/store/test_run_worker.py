@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.services import Services
-from api.webhooks import sign
-from mas.settings import Settings
-from runs.worker import RunWorker
+from runs.webhooks import sign
+from runs.worker import RunQueueWorker
+from runtime.services import Services
+from runtime.settings import Settings
 from store.db import make_sessionmaker
 from store.models import Run
 from store.runs import RunStore
@@ -109,7 +109,7 @@ def dead_url() -> str:
 
 
 @asynccontextmanager
-async def running(worker: RunWorker) -> AsyncIterator[RunWorker]:
+async def running(worker: RunQueueWorker) -> AsyncIterator[RunQueueWorker]:
     worker.start()
     worker.wake()
     try:
@@ -168,7 +168,7 @@ async def test_a_queued_run_is_executed_once_and_its_signed_webhook_delivered(
     thread_id = await new_thread(services)
     run = await queue_run(store, thread_id, webhook_url=f"{receiver.url}/hook")
     execute = RecordingExecutor(store)
-    async with running(RunWorker(store, execute, fast)):
+    async with running(RunQueueWorker(store, execute, fast, fast.effective_webhook_secret)):
         await eventually(reaches(stored(store, run), webhook_status="delivered"))
 
     final = await stored(store, run)()
@@ -186,7 +186,7 @@ async def test_a_receiver_failing_twice_gets_a_third_delivery_with_the_same_id(
 ) -> None:
     receiver.script(Reply.error(500), Reply.error(503), Reply(status=200))
     run = await queue_run(store, await new_thread(services), webhook_url=f"{receiver.url}/hook")
-    async with running(RunWorker(store, RecordingExecutor(store), fast)):
+    async with running(RunQueueWorker(store, RecordingExecutor(store), fast, fast.effective_webhook_secret)):
         await eventually(reaches(stored(store, run), webhook_status="delivered"))
     final = await stored(store, run)()
     assert (len(receiver.bodies), final.webhook_attempts, final.webhook_error) == (3, 3, None)
@@ -198,7 +198,7 @@ async def test_a_dead_receiver_ends_failed_after_the_configured_attempts(
     services: Services, store: RunStore, fast: Settings, dead_url: str
 ) -> None:
     run = await queue_run(store, await new_thread(services), webhook_url=dead_url)
-    async with running(RunWorker(store, RecordingExecutor(store), fast)):
+    async with running(RunQueueWorker(store, RecordingExecutor(store), fast, fast.effective_webhook_secret)):
         await eventually(reaches(stored(store, run), webhook_status="failed"))
     final = await stored(store, run)()
     assert (final.status, final.webhook_attempts) == ("completed", fast.webhook_attempts)
@@ -214,7 +214,7 @@ async def test_a_run_whose_worker_died_is_completed_by_another_after_the_claim_e
     assert await store.acquire_thread("t1", thread_id, crashed.run_id, LEASE)
 
     survivor = RecordingExecutor(store)
-    async with running(RunWorker(store, survivor, fast, worker_id="survivor")):
+    async with running(RunQueueWorker(store, survivor, fast, fast.effective_webhook_secret, worker_id="survivor")):
         await asyncio.sleep(LEASE / 2)
         assert survivor.executed == []  # the claim is still live: nobody else runs it yet
         await eventually(reaches(stored(store, run), status="completed"))
@@ -222,7 +222,7 @@ async def test_a_run_whose_worker_died_is_completed_by_another_after_the_claim_e
     assert (final.claimed_by, final.attempts, survivor.executed) == ("survivor", 2, [run.run_id])
 
     latecomer = RecordingExecutor(store)
-    async with running(RunWorker(store, latecomer, fast)):
+    async with running(RunQueueWorker(store, latecomer, fast, fast.effective_webhook_secret)):
         await asyncio.sleep(LEASE * 2)
     assert latecomer.executed == []
     assert len(await services.threads.messages("t1", thread_id, limit=10)) == 2
@@ -234,7 +234,7 @@ async def test_a_stopped_worker_hands_its_run_to_another_without_using_an_attemp
     thread_id = await new_thread(services)
     run = await queue_run(store, thread_id)
     stopping = RecordingExecutor(store, hold=asyncio.Event())
-    first = RunWorker(store, stopping, fast)
+    first = RunQueueWorker(store, stopping, fast, fast.effective_webhook_secret)
     async with running(first):
         await eventually(holds(lambda: bool(stopping.executed)))
     assert stopping.cancelled == [run.run_id]
@@ -242,7 +242,7 @@ async def test_a_stopped_worker_hands_its_run_to_another_without_using_an_attemp
     assert (handed_back.status, handed_back.attempts) == ("queued", 0)
     assert (await services.threads.get("t1", thread_id)).status == "IDLE"
 
-    async with running(RunWorker(store, RecordingExecutor(store), fast, worker_id="second")):
+    async with running(RunQueueWorker(store, RecordingExecutor(store), fast, fast.effective_webhook_secret, worker_id="second")):
         await eventually(reaches(stored(store, run), status="completed"))
     assert ((await stored(store, run)()).claimed_by, (await stored(store, run)()).attempts) == ("second", 1)
 
@@ -250,7 +250,7 @@ async def test_a_stopped_worker_hands_its_run_to_another_without_using_an_attemp
 async def test_an_execution_that_loses_its_claim_is_cancelled(services: Services, store: RunStore, fast: Settings) -> None:
     run = await queue_run(store, await new_thread(services))
     execute = RecordingExecutor(store, hold=asyncio.Event())
-    async with running(RunWorker(store, execute, fast)):
+    async with running(RunQueueWorker(store, execute, fast, fast.effective_webhook_secret)):
         await eventually(reaches(stored(store, run), status="running"))
         claimed = await stored(store, run)()
         assert await store.fail(claimed, {"code": "CANCELLED", "message": "cancelled by an operator"})
@@ -264,14 +264,14 @@ async def test_a_crashing_execution_fails_its_run_and_the_worker_carries_on(
     thread_id = await new_thread(services)
     doomed = await queue_run(store, thread_id, webhook_url=f"{receiver.url}/hook")
     crashing = RecordingExecutor(store, raises=True)
-    async with running(RunWorker(store, crashing, fast)):
+    async with running(RunQueueWorker(store, crashing, fast, fast.effective_webhook_secret)):
         await eventually(reaches(stored(store, doomed), webhook_status="delivered"))
     assert ((await stored(store, doomed)()).status, (await stored(store, doomed)()).error["code"]) == ("failed", "INTERNAL_ERROR")
     assert receiver.headers[0]["x-mas-event"] == "run.failed"
     assert json.loads(receiver.bodies[0])["status"] == "failed"
 
     after = await queue_run(store, thread_id)
-    async with running(RunWorker(store, RecordingExecutor(store), fast)):
+    async with running(RunQueueWorker(store, RecordingExecutor(store), fast, fast.effective_webhook_secret)):
         await eventually(reaches(stored(store, after), status="completed"))
 
 
@@ -280,7 +280,7 @@ async def test_a_run_on_a_busy_thread_waits_for_it(services: Services, store: Ru
     assert await store.acquire_thread("t1", thread_id, "a-wait-run", 60)  # a customer's live request
     run = await queue_run(store, thread_id)
     execute = RecordingExecutor(store)
-    async with running(RunWorker(store, execute, fast)):
+    async with running(RunQueueWorker(store, execute, fast, fast.effective_webhook_secret)):
         await asyncio.sleep(LEASE)
         assert execute.executed == []
         assert (await services.threads.get("t1", thread_id)).lease_run_id == "a-wait-run"
@@ -293,7 +293,7 @@ async def test_a_worker_executes_at_most_its_concurrency_at_once(services: Servi
     runs = [await queue_run(store, await new_thread(services), text=f"问题{i}") for i in range(4)]
     release = asyncio.Event()
     execute = RecordingExecutor(store, hold=release)
-    async with running(RunWorker(store, execute, fast)):
+    async with running(RunQueueWorker(store, execute, fast, fast.effective_webhook_secret)):
         await eventually(holds(lambda: len(execute.executed) == fast.worker_concurrency))
         await asyncio.sleep(LEASE)  # renewals keep the claims: nothing else starts meanwhile
         assert len(execute.executed) == fast.worker_concurrency
@@ -305,7 +305,7 @@ async def test_a_worker_executes_at_most_its_concurrency_at_once(services: Servi
 
 async def test_stopping_returns_even_when_the_worker_is_woken_at_that_moment(store: RunStore, fast: Settings) -> None:
     for _ in range(30):
-        worker = RunWorker(store, RecordingExecutor(store), fast)
+        worker = RunQueueWorker(store, RecordingExecutor(store), fast, fast.effective_webhook_secret)
         worker.start()
         await asyncio.sleep(fast.worker_poll_seconds / 2)
         worker.wake()

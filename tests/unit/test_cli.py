@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from api.services import Services
 from mas.cli import main
-from mas.settings import Settings
+from runtime.services import Services
+from runtime.settings import Settings
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import string
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,13 +16,13 @@ from api.prompt_library import (
     validate_prompt_config,
 )
 from api.schemas.prompts import PromptConfig, PromptValidateRequest, PromptVersionOut
+from tests.config_paths import CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 BASE = {"personality_prompt": "你是{brand_name}的顾问{assistant_name}，语气亲切。"}
 
 
 def _issues(**fields):
-    return validate_prompt_config({**BASE, **fields})
+    return validate_prompt_config({**BASE, **fields}, CONFIG_DIR)
 
 
 def _codes(issues):
@@ -52,7 +51,7 @@ def test_templates_cover_the_four_categories_twice():
 
 @pytest.mark.parametrize("template", load_templates(CONFIG_DIR), ids=lambda t: t.template_id)
 def test_every_template_validates_cleanly(template):
-    assert validate_prompt_config(template.prompt_config) == []
+    assert validate_prompt_config(template.prompt_config, CONFIG_DIR) == []
     config = PromptConfig.model_validate(template.prompt_config)
     assert config.greeting_prompt and config.closing_prompt and config.safety_guidelines
     assert config.llm_parameters is not None and config.llm_parameters.temperature is not None
@@ -209,7 +208,7 @@ def test_advertising_rules_come_from_the_compliance_packs_of_the_config_dir(tmp_
     instruction = {**BASE, "brand_voice": "多说绝绝子，强调全国最好"}
     issues = validate_prompt_config(instruction, config_dir=tmp_path)
     assert [i.message.split(":")[0] for i in issues if i.code == "ADVERTISING_RULE"] == ["house_style"]
-    assert {i.message.split(":")[0] for i in validate_prompt_config(instruction)} == {"absolute_terms"}
+    assert {i.message.split(":")[0] for i in validate_prompt_config(instruction, CONFIG_DIR)} == {"absolute_terms"}
 
 
 def test_every_violated_category_is_reported():
@@ -233,7 +232,7 @@ def test_unknown_field():
 
 
 def test_missing_personality_prompt():
-    issues = validate_prompt_config({"greeting_prompt": "{customer_nickname}您好"})
+    issues = validate_prompt_config({"greeting_prompt": "{customer_nickname}您好"}, CONFIG_DIR)
     assert _codes(issues) == {("personality_prompt", "REQUIRED")}
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.webhooks import MAX_DELAY_SECONDS, deliver, next_delay, sign
-from mas.settings import Settings
+from runs.webhooks import MAX_DELAY_SECONDS, deliver, next_delay, sign
+from runtime.settings import Settings
 
 SECRET = "whsec-test"
 BODY = json.dumps({"run_id": "r1", "thread_id": "th1", "status": "completed", "response": "您好"}, ensure_ascii=False).encode()

@@ -1,4 +1,9 @@
-"""Settings: every knob is an environment variable with the ``MAS_`` prefix.
+"""The settings tree: every knob is an environment variable with the ``MAS_`` prefix, read here and only here.
+
+``Settings`` holds the app's own fields and, by inheritance, the LLM and memory sections (``llm.settings``,
+``memory.settings``: plain models, so those packages never read the environment): a ``Settings`` is passed
+wherever a section is expected. On Serve, ``serve.yaml`` may set any field for every deployment
+(``args: {settings: {...}}``); those values win over the environment.
 
 The defaults run the whole service with zero setup (SQLite under the data
 directory, a JWT secret generated into it); each production backend is
@@ -10,21 +15,24 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from llm.settings import LLMSettings
+from memory.settings import MemorySettings
+from runs.settings import RunsSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, MemorySettings, LLMSettings, RunsSettings):
     model_config = SettingsConfigDict(env_prefix="MAS_", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".mas"), description="Embedded state: SQLite file, JWT secret, dev key.")
-    config_dir: Path = Field(default=REPO_ROOT / "configs", description="serve.yaml, prompt templates, rule packs.")
+    data_dir: Path = Field(default=Path(".mas"), description="Embedded state: SQLite file, JWT secret, dev key, vector files.")
+    config_dir: Path = Field(default=REPO_ROOT / "configs", description="models.yaml, prompt templates, rule packs, lexicons.")
     database_url: str | None = Field(default=None, description="SQLAlchemy async URL; default SQLite in data_dir.")
-    redis_url: str | None = Field(default=None, description="Redis URL; checked by /v1/ready when set.")
     jwt_secret: str | None = Field(default=None, description="HS256 secret shared by all replicas.")
     jwt_issuer: str = "mas"
     jwt_audience: str = "mas-api"
@@ -40,23 +48,15 @@ class Settings(BaseSettings):
     agent_timeout_seconds: float = Field(
         default=10.0, ge=0.1, le=300, description="An optional agent (sentiment, intent, memory, products) slower than this degrades the run."
     )
-    webhook_allow_private: bool = Field(
-        default=False, description="Let run webhooks target loopback and private addresses (refused by default: SSRF)."
-    )
     webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key of run webhooks (X-MAS-Signature).")
-    run_lease_seconds: float = Field(
-        default=30.0, ge=0.1, le=3600, description="Thread run lease and async-run claim TTL, renewed every third of it."
-    )
-    run_max_attempts: int = Field(
-        default=3, ge=1, le=100, description="Claims of an async run that may expire before it fails with RUN_ABANDONED."
-    )
-    worker_poll_seconds: float = Field(default=1.0, ge=0.01, le=60, description="How often an idle run worker looks for work.")
-    worker_concurrency: int = Field(default=8, ge=1, le=1000, description="Async runs one replica's worker executes at once.")
-    webhook_attempts: int = Field(default=6, ge=1, le=50, description="Delivery attempts of a run webhook before it is failed.")
-    webhook_backoff_seconds: float = Field(
-        default=2.0, ge=0.01, le=300, description="First webhook retry delay; doubles per attempt (with jitter, capped at 5 min)."
-    )
-    webhook_timeout_seconds: float = Field(default=10.0, ge=0.1, le=120, description="Timeout of one webhook POST.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _models_config_in_config_dir(cls, values: Any) -> Any:
+        """The catalog defaults to models.yaml of the config dir, so MAS_CONFIG_DIR moves it too."""
+        if isinstance(values, dict) and values.get("models_config") is None:
+            values = {**values, "models_config": Path(values.get("config_dir") or REPO_ROOT / "configs") / "models.yaml"}
+        return values
 
     @field_validator("data_dir", "config_dir")
     @classmethod

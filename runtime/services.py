@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
 
-from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.backends import Backends
-from api.schemas.runs import RunRecord
-from mas.settings import Settings
+from runs.context import TurnContext
 from runs.executor import RunExecutor
-from runs.worker import RunWorker
+from runs.worker import RunQueueWorker
+from runtime import components
+from runtime.backends import Backends
+from runtime.settings import Settings
 from store.app_keys import ActiveKeys, AppKeyStore
 from store.assistants import AssistantStore
-from store.db import make_engine, make_sessionmaker
+from store.db import make_sessionmaker
 from store.migrate import upgrade_to_head
 from store.models import Run
 from store.products import ProductStore
@@ -40,23 +40,28 @@ class Services:
     products: ProductStore
     runs: RunStore
     backends: Backends
+    context: TurnContext = field(init=False)
     executor: RunExecutor = field(init=False)
     active_keys: ActiveKeys = field(init=False)
-    worker: RunWorker | None = field(init=False, default=None)
+    worker: RunQueueWorker | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.executor = RunExecutor(self, self.backends.graph, self.backends.memory)
+        self.context = TurnContext(self.threads, self.assistants, self.prompts, self.products, self.settings.window_size)
+        self.executor = RunExecutor(self.runs, self.context, self.backends.graph, self.backends.memory,
+                                    self.settings.run_lease_seconds)
         self.active_keys = ActiveKeys(self.app_keys, self.settings.key_recheck_seconds)
 
     @classmethod
-    async def open(cls, settings: Settings, backends: Backends | None = None, run_worker: bool | None = None) -> Services:
+    async def open(cls, settings: Settings, backends: Backends | None = None, run_worker: bool | None = None,
+                   webhook_body: Callable[[Run], Awaitable[bytes]] | None = None) -> Services:
         """Connect, bring the schema to head, and resolve the JWT secret (generating it on first start).
 
         Without ``backends`` (in-process) the app opens and owns local ones. ``run_worker``
-        (default: in-process) starts a worker for queued async runs in this process.
+        (default: in-process) starts a worker for queued async runs in this process, POSTing ``webhook_body`` of
+        each finished run to its webhook (default: its status).
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.effective_database_url)
+        engine = components.database(settings)
         await upgrade_to_head(engine)
         _ = settings.effective_jwt_secret
         sessions = make_sessionmaker(engine)
@@ -75,7 +80,8 @@ class Services:
         if run_worker is None:
             run_worker = backends is None
         if run_worker:
-            services.worker = RunWorker(services.runs, services.executor.execute, settings, webhook_body=run_record_body)
+            services.worker = RunQueueWorker(services.runs, services.executor.execute, settings,
+                                             settings.effective_webhook_secret, webhook_body=webhook_body)
             services.worker.start()
         return services
 
@@ -98,15 +104,3 @@ class Services:
         await self.executor.drain()
         await self.backends.close()
         await self.engine.dispose()
-
-
-async def run_record_body(run: Run) -> bytes:
-    """A run webhook's body: the run record, as ``GET /v1/threads/{id}/runs/{run_id}`` shows it."""
-    return RunRecord.of(run).model_dump_json().encode()
-
-
-def get_services(request: Request) -> Services:
-    return request.app.state.services
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]

@@ -1,0 +1,16 @@
+"""The replica's services as a FastAPI dependency: ``ServicesDep`` in a handler's signature."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from runtime.services import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

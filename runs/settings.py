@@ -1,0 +1,25 @@
+"""The runs section of the settings tree (``runtime.settings`` reads it from ``MAS_`` variables): thread leases, the
+async-run workers and webhook delivery."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RunsSettings(BaseModel):
+    webhook_allow_private: bool = Field(
+        default=False, description="Let run webhooks target loopback and private addresses (refused by default: SSRF)."
+    )
+    run_lease_seconds: float = Field(
+        default=30.0, ge=0.1, le=3600, description="Thread run lease and async-run claim TTL, renewed every third of it."
+    )
+    run_max_attempts: int = Field(
+        default=3, ge=1, le=100, description="Claims of an async run that may expire before it fails with RUN_ABANDONED."
+    )
+    worker_poll_seconds: float = Field(default=1.0, ge=0.01, le=60, description="How often an idle run worker looks for work.")
+    worker_concurrency: int = Field(default=8, ge=1, le=1000, description="Async runs one replica's worker executes at once.")
+    webhook_attempts: int = Field(default=6, ge=1, le=50, description="Delivery attempts of a run webhook before it is failed.")
+    webhook_backoff_seconds: float = Field(
+        default=2.0, ge=0.01, le=300, description="First webhook retry delay; doubles per attempt (with jitter, capped at 5 min)."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, ge=0.1, le=120, description="Timeout of one webhook POST.")

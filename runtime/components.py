@@ -1,0 +1,74 @@
+"""One factory per component, called by the in-process app (``runtime.backends``, ``runtime.services``) and by every
+Serve deployment alike: a component is built the same way, from the same settings, wherever it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agents.compliance import ComplianceAgent
+from agents.graph import AgentSet, ChatGraph
+from agents.intent import IntentAgent
+from agents.ports import LLMClient
+from agents.product import ProductAgent, ProductSearch
+from agents.sales import SalesAgent
+from agents.sentiment import SentimentAgent
+from agents.summariser import summarise_with
+from llm.catalog import load_catalog
+from llm.router import Router
+from llm.vllm_engine import VLLMEngine
+from memory.service import MemoryService, ProductIndex
+from runtime.settings import Settings
+from store.db import make_engine
+from store.products import ProductStore
+from store.transcript import ThreadTranscript
+
+
+def database(settings: Settings) -> AsyncEngine:
+    return make_engine(settings.effective_database_url)
+
+
+def llm_router(settings: Settings, clients: Mapping[str, Any] | None = None) -> Router:
+    """``clients``: injected provider clients by provider name (the in-cluster vLLM server)."""
+    return Router.from_settings(settings, clients=clients)
+
+
+def vllm_engine(settings: Settings, model: str) -> VLLMEngine:
+    """The engine of ``model``, a catalog model of a ``vllm`` provider."""
+    return VLLMEngine(load_catalog(settings.models_config).vllm_engine_config(model))
+
+
+def compliance(settings: Settings) -> ComplianceAgent:
+    return ComplianceAgent.load(settings.config_dir / "compliance")
+
+
+def sentiment(settings: Settings, llm: LLMClient) -> SentimentAgent:
+    return SentimentAgent(llm, settings.sentiment_mode, settings.config_dir)
+
+
+def intent() -> IntentAgent:
+    return IntentAgent()
+
+
+def sales(settings: Settings, llm: LLMClient) -> SalesAgent:
+    return SalesAgent(llm, settings.config_dir)
+
+
+async def memory(settings: Settings, sessions: async_sessionmaker[AsyncSession], llm: LLMClient) -> MemoryService:
+    """Turn recall and write; reads the durable transcript from the relational store, summarises through ``llm``."""
+    return await MemoryService.open(settings, ThreadTranscript(sessions), summarise_with(llm))
+
+
+async def product_index(settings: Settings) -> ProductIndex:
+    return await ProductIndex.open(settings)
+
+
+def product_agent(index: ProductSearch, sessions: async_sessionmaker[AsyncSession]) -> ProductAgent:
+    """The Product agent over ``index``, reading each hit back from the relational catalog."""
+    return ProductAgent(index, ProductStore(sessions))
+
+
+def chat_graph(settings: Settings, agents: AgentSet) -> ChatGraph:
+    return ChatGraph(agents, settings.agent_timeout_seconds)
