@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import signal
 import socket
 import subprocess
@@ -47,7 +48,8 @@ def side_by_side(
     """Yields ({"serve": url, "uvicorn": url}, data_dir); ``env`` reaches both (Serve replicas inherit it).
 
     ``own_baseline_dir``: the baseline gets a data dir of its own (``data_dir/uvicorn``: its own database and
-    memory and product files, so it can be ready) with Serve's JWT secret, so a token still works on both.
+    memory and product files, so it can be ready) with Serve's JWT secret and a copy of its database (the app keys:
+    a token is accepted only while its key is active in the database), so a token still works on both.
     """
     data_dir = Path(tempfile.mkdtemp(prefix="mas-bench-"))
     environ = {**os.environ, **(env or {}), "MAS_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
@@ -66,6 +68,8 @@ def side_by_side(
         if own_baseline_dir:
             (data_dir / "uvicorn").mkdir()
             shutil.copy(data_dir / "jwt_secret", data_dir / "uvicorn" / "jwt_secret")
+            with sqlite3.connect(data_dir / "mas.db") as source, sqlite3.connect(data_dir / "uvicorn" / "mas.db") as copy:
+                source.backup(copy)
             baseline_env = {**environ, "MAS_DATA_DIR": str(data_dir / "uvicorn")}
         baseline = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "side_by_side:app", "--factory", "--app-dir", str(REPO / "bench"),

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
+from agents.prompt_library import load_templates, validate_prompt_config
 from api.auth import TenantAdmin, TenantContext
 from api.deps import ServicesDep
 from api.errors import ApiError, found, not_found
-from api.prompt_library import load_templates, validate_prompt_config
 from api.routers import CheckedRoute
 from api.schemas.common import MAX_INT32
 from api.schemas.prompts import (

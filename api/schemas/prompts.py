@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, Field
 
 from agents.prompt_config import PROMPT_TEXT_MAX, PromptConfig, PromptFields
+from agents.prompt_library import PromptTemplate, ValidationIssue
 from api.schemas.common import MAX_INT32, JsonInteger, JsonObject, OrmModel, PatchModel, StrictModel
 
 Version = Annotated[int, Field(ge=1, le=MAX_INT32), JsonInteger()]
@@ -58,13 +59,6 @@ class PromptHistory(BaseModel):
     versions: list[PromptVersionOut]
 
 
-class ValidationIssue(BaseModel):
-    field: str
-    code: str
-    message: str
-    severity: Literal["error", "warning"] = "error"
-
-
 class PromptValidateRequest(StrictModel):
     # Any (bounded) object on purpose: the validator reports bad content as issues, not as a 422.
     prompt_config: JsonObject
@@ -73,14 +67,6 @@ class PromptValidateRequest(StrictModel):
 class PromptValidateResponse(BaseModel):
     valid: bool
     issues: list[ValidationIssue]
-
-
-class PromptTemplate(BaseModel):
-    template_id: str
-    category: str
-    name: str
-    description: str
-    prompt_config: dict[str, Any]
 
 
 class TemplateList(BaseModel):

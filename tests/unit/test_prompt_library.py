@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from api.prompt_library import (
+from agents.prompt_library import (
     ALLOWED_PLACEHOLDERS,
     load_templates,
     validate_prompt_config,

@@ -6,13 +6,33 @@ import re
 import string
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agents.compliance import ComplianceAgent
-from api.schemas.prompts import PromptConfig, PromptTemplate, ValidationIssue
+from agents.prompt_config import PromptConfig
+
+
+class ValidationIssue(BaseModel):
+    """One problem found in a prompt_config (an ``error`` refuses the save)."""
+
+    field: str
+    code: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+class PromptTemplate(BaseModel):
+    """A built-in starting point for a prompt (configs/prompts/templates.yaml)."""
+
+    template_id: str
+    category: str
+    name: str
+    description: str
+    prompt_config: dict[str, Any]
+
 
 ALLOWED_PLACEHOLDERS: frozenset[str] = frozenset({
     "assistant_name", "nickname", "occupation", "brand_name", "customer_name",
