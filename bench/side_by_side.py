@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
