@@ -223,10 +223,6 @@ class RunStore:
             .values(lease_expires_at=_later(self._now(), lease_seconds))
         )
 
-    async def release_thread(self, tenant_id: str, thread_id: str, run_id: str) -> None:
-        """Free the thread (status IDLE) if ``run_id`` still holds it; another run's lease is left alone."""
-        await self._changed(_release_lease(tenant_id, thread_id, run_id))
-
     # -- finishing a run -------------------------------------------------------------------------------
 
     async def complete(

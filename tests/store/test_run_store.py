@@ -136,17 +136,20 @@ async def test_renewing_keeps_the_lease_past_its_first_expiry(services: Services
     assert not await store.acquire_thread("t1", thread_id, "run-2", LEASE)
 
 
-async def test_only_the_holder_releases_the_thread(services: Services, store: RunStore) -> None:
+async def test_a_finished_run_frees_only_its_own_thread(services: Services, store: RunStore) -> None:
     thread_id = await new_thread(services)
     await new_thread(services, "t2")
     assert not await store.acquire_thread("t2", thread_id, "run-x", LEASE)  # another tenant's thread
-    assert await store.acquire_thread("t1", thread_id, "run-1", LEASE)
-    await store.release_thread("t1", thread_id, "run-2")
-    assert not await store.acquire_thread("t1", thread_id, "run-3", LEASE)
-    await store.release_thread("t1", thread_id, "run-1")
+    holder = await started_run(store, thread_id)
+    assert await store.start("t1", thread_id, LEASE, mode="wait", assistant_id=None, input=[], metadata={},
+                             requested_model=None) is None  # busy: nothing written
+    other = await new_run(store, thread_id, mode="wait")
+    assert await store.fail(other, {"code": "X", "message": "a run that never held the thread"})
+    assert (await services.threads.get("t1", thread_id)).lease_run_id == holder.run_id
+    assert await store.fail(holder, {"code": "X", "message": "done"})
     thread = await services.threads.get("t1", thread_id)
     assert (thread.status, thread.lease_run_id, thread.lease_expires_at) == ("IDLE", None, None)
-    assert await store.acquire_thread("t1", thread_id, "run-3", LEASE)
+    assert await started_run(store, thread_id)
 
 
 # -- finishing a run -------------------------------------------------------------------------------------

@@ -277,14 +277,16 @@ async def test_a_crashing_execution_fails_its_run_and_the_worker_carries_on(
 
 async def test_a_run_on_a_busy_thread_waits_for_it(services: Services, store: RunStore, fast: Settings) -> None:
     thread_id = await new_thread(services)
-    assert await store.acquire_thread("t1", thread_id, "a-wait-run", 60)  # a customer's live request
+    wait_run = await store.start("t1", thread_id, 60, mode="wait", assistant_id=None, input=[], metadata={},
+                                 requested_model=None)  # a customer's live request
+    assert wait_run is not None
     run = await queue_run(store, thread_id)
     execute = RecordingExecutor(store)
     async with running(RunQueueWorker(store, execute, fast, fast.effective_webhook_secret)):
         await asyncio.sleep(LEASE)
         assert execute.executed == []
-        assert (await services.threads.get("t1", thread_id)).lease_run_id == "a-wait-run"
-        await store.release_thread("t1", thread_id, "a-wait-run")
+        assert (await services.threads.get("t1", thread_id)).lease_run_id == wait_run.run_id
+        assert await store.fail(wait_run, {"code": "X", "message": "the live request ended"})
         await eventually(reaches(stored(store, run), status="completed"))
     assert (execute.executed, (await stored(store, run)()).attempts) == ([run.run_id], 1)  # waiting used no attempt
 
