@@ -31,8 +31,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from agents.compliance import Channel, ComplianceInput, ComplianceResult, Violation
+from agents.compliance import Channel, ComplianceInput
 from agents.intent import CatalogService, IntentInput, IntentResult, Invitation
+from agents.output_guard import AgentUnavailable, ComplianceService, OutputGuard
 from agents.product import ProductQuery, ProductResult
 from agents.prompt_config import PromptConfig
 from agents.sales import AssistantProfile, CustomerProfile, SalesInput, Suggestions
@@ -100,21 +101,6 @@ class ReplicaLost(ConnectionError):
     Its work may or may not have happened: callers retry only what they can redo unseen (a ``wait`` run)."""
 
 
-class AgentUnavailable(Exception):
-    """A required agent (input compliance, output compliance) failed: the run fails with 503."""
-
-    def __init__(self, agent: str, reason: str) -> None:
-        super().__init__(agent, reason)
-        self.agent, self.reason = agent, reason
-
-    def __str__(self) -> str:
-        return f"the {self.agent} agent is unavailable: {self.reason}"
-
-
-class ComplianceService(Protocol):
-    async def check(self, request: ComplianceInput) -> ComplianceResult: ...
-
-
 class SentimentService(Protocol):
     async def analyse(self, request: SentimentInput) -> SentimentResult: ...
 
@@ -175,35 +161,6 @@ def product_query(turn: TurnInput) -> str:
     return "\n".join([*turn.recent[-PRODUCT_CONTEXT_MESSAGES:], turn.text])
 
 
-class _OutputGuard:
-    """Checks reply text (whole sentences); keeps what passed, or its rewrite, and what was found."""
-
-    def __init__(self, compliance: ComplianceService, channel: Channel) -> None:
-        self._compliance = compliance
-        self._channel = channel
-        self.violations: list[Violation] = []
-        self.checks = 0
-        self.elapsed_ms = 0.0
-
-    async def clean(self, text: str) -> str:
-        if not text.strip():
-            return text
-        started = time.perf_counter()
-        try:
-            verdict = await self._compliance.check(ComplianceInput(text=text, channel=self._channel, direction="output"))
-        except Exception as exc:
-            raise AgentUnavailable("compliance", f"{type(exc).__name__}: {exc}") from exc
-        self.checks += 1
-        self.elapsed_ms += _elapsed_ms(started)
-        if verdict.verdict == "approved":
-            return text
-        self.violations.extend(verdict.violations)
-        return verdict.rewritten or ""
-
-    def feedback(self) -> list[str]:
-        return [f"「{v.span.text}」：{v.message}（{v.suggestion}）" for v in self.violations]
-
-
 class ChatGraph:
     def __init__(self, agents: AgentSet, optional_timeout_s: float = 10.0) -> None:
         self._agents = agents
@@ -237,7 +194,7 @@ class ChatGraph:
             yield record(step)
 
         sales_input = self._sales_input(turn, findings)
-        guard = _OutputGuard(self._agents.compliance, turn.channel)
+        guard = OutputGuard(self._agents.compliance, turn.channel)
         responses: list[LLMResponse] = []
         started = time.perf_counter()
         parts: list[str] = []
@@ -286,13 +243,13 @@ class ChatGraph:
         async for name, _, value in self._optional_nodes(turn):
             findings[name] = value
         suggestions = await self._agents.sales.suggest(self._sales_input(turn, findings))
-        guard = _OutputGuard(self._agents.compliance, turn.channel)
+        guard = OutputGuard(self._agents.compliance, turn.channel)
         cleaned = []
         for reply in suggestions.replies:
             cleaned.append((await guard.clean(reply)).strip() or FALLBACK_REPLY)
         return suggestions.model_copy(update={"replies": cleaned})
 
-    async def _guarded(self, events: AsyncIterator[StreamEvent], guard: _OutputGuard, responses: list[LLMResponse]) -> AsyncIterator[str]:
+    async def _guarded(self, events: AsyncIterator[StreamEvent], guard: OutputGuard, responses: list[LLMResponse]) -> AsyncIterator[str]:
         buffer = ""
         async for event in events:
             if event.response is not None:

@@ -7,29 +7,22 @@ values of another JSON type are refused.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import Field
+
+from agents.bounds import JSON_INT, StrictInput
 
 PROMPT_TEXT_MAX = 8000
 
 
-def _json_integer(value: Any) -> Any:
-    """JSON has one number type: ``600.0`` is the integer 600 (strict validation would refuse it)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
-class LLMParameters(_Strict):
+class LLMParameters(StrictInput):
     model: str | None = Field(None, max_length=100)
     temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: Annotated[int, Field(ge=1, le=32000), BeforeValidator(_json_integer)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=32000), JSON_INT] | None = None
 
 
-class PromptFields(_Strict):
+class PromptFields(StrictInput):
     """The optional fields, shared with the prompt API's partial update."""
 
     greeting_prompt: str | None = Field(None, max_length=PROMPT_TEXT_MAX)

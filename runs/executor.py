@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agents.graph import AgentUnavailable, GraphEvent, ReplicaLost, TurnInput, TurnResult
+from agents.graph import GraphEvent, ReplicaLost, TurnInput, TurnResult
+from agents.output_guard import AgentUnavailable
 from agents.sales import Suggestions
 from llm.errors import LLMError
 from memory.types import TurnMessage

@@ -11,8 +11,9 @@ from datetime import datetime, timezone
 import pytest
 
 from agents.compliance import ComplianceAgent
-from agents.graph import AgentSet, AgentUnavailable, ChatGraph, GraphEvent, TurnInput, TurnResult, split_sentences
+from agents.graph import AgentSet, ChatGraph, GraphEvent, TurnInput, TurnResult, split_sentences
 from agents.intent import CatalogService, IntentAgent
+from agents.output_guard import AgentUnavailable
 from agents.product import ProductPick, ProductQuery, ProductResult
 from agents.sales import AssistantProfile, SalesAgent, SalesInput, Suggestions
 from agents.sentiment import SentimentAgent
