@@ -161,7 +161,7 @@ class Token:
     text: str
 
 
-def _trie_regex(words: Iterable[str]) -> str:
+def trie_regex(words: Iterable[str]) -> str:
     """One regex for many literals that prefers the longest at each position (a trie, so matching stays fast)."""
     trie: dict[str, Any] = {}
     for word in words:
@@ -241,7 +241,7 @@ def load_lexicon(path: Path) -> Lexicon:
         group += compiled.groups + 1
         alternatives.append(f"(?:{pattern})()")
         marked[group] = entry
-    scanner = re.compile("|".join([*alternatives, f"(?:{_trie_regex(table)})()"]), re.IGNORECASE)
+    scanner = re.compile("|".join([*alternatives, f"(?:{trie_regex(table)})()"]), re.IGNORECASE)
     return Lexicon(scanner, table, marked, word_group=group + 1)
 
 

@@ -1,0 +1,1 @@
+"""The Social agent: social-media copy, marketing plans and customer analysis."""
