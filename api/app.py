@@ -14,13 +14,16 @@ from api.routers import (
     agents,
     assistants,
     auth,
+    customers,
     health,
+    marketing,
     memory,
     messages,
     openai_compat,
     products,
     prompts,
     runs,
+    social,
     tenants,
     threads,
 )
@@ -62,6 +65,12 @@ HANDLER_ERRORS: dict[str, tuple[int, ...]] = {
     "POST /v1/messages/responses/structured": LLM_ERRORS,
     "POST /v1/chat/completions": (*RUN_ERRORS, 409),
     "POST /v1/agents/{name}/invoke": LLM_ERRORS,
+    # The Social agent: its LLM calls, its refusals (400), a thread that is not found, Compliance down (503).
+    **{f"POST /v1/social-media/{name}": (400, *LLM_ERRORS, 503) for name in ("comment", "reply", "keywords", "chat", "beautify")},
+    "POST /v1/social-media/moments": (400, 404, *LLM_ERRORS, 503),
+    "POST /v1/social-media/reload-prompt": (400,),
+    "POST /v1/marketing/plans": (*LLM_ERRORS, 503),
+    **{f"POST /v1/threads/{{thread_id}}/{name}": (*LLM_ERRORS, 503) for name in ("report", "label", "profile")},
 }
 
 
@@ -83,7 +92,8 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    routers = [m.router for m in (health, auth, tenants, assistants, prompts, threads, runs, products, memory, messages, openai_compat, agents)]
+    routers = [m.router for m in (health, auth, tenants, assistants, prompts, threads, runs, customers, products, memory, messages,
+                                  openai_compat, agents, social, marketing)]
     if unchecked := [route.path for router in routers for route in router.routes if not isinstance(route, CheckedRoute)]:
         raise TypeError(f"routes without route_class=CheckedRoute (their input would go unchecked): {unchecked}")
     for router in routers:

@@ -1,5 +1,5 @@
 """One deployment per agent of the chat graph (each scaled on its own in serve.yaml), the ``Workflow`` that runs
-the graph through their handles, and the ``RunWorker`` that executes queued async runs. Each builds its component
+the graph through their handles, the ``Social`` agent, and the ``RunWorker`` that executes queued async runs. Each builds its component
 with the factory the in-process app uses (``runtime.components``)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from agents.intent import IntentAgent
 from agents.product import ProductAgent
 from agents.sales import SalesAgent
 from agents.sentiment import SentimentAgent
+from agents.social.agent import SocialAgent
 from api.schemas.runs import run_record_body
 from deployments.forwarding import Serves
 from deployments.handles import client
@@ -24,6 +25,7 @@ from runtime import components
 from runtime.backends import Backends, RunWaker
 from runtime.services import Services
 from runtime.settings import Settings
+from store.db import make_sessionmaker
 
 Overrides = dict[str, Any] | None  # serve.yaml's ``args: {settings: {...}}``: settings fields over the environment
 
@@ -56,6 +58,20 @@ class Sales(Serves):
         self.target = components.sales(Settings(**settings or {}), llm_client(llm_router))
 
 
+@serve.deployment(name="Social")
+class Social(Serves):
+    """``SocialAgent``: social-media copy, marketing plans and customer analysis, checked by the Compliance deployment."""
+
+    def __init__(self, llm_router: DeploymentHandle, compliance: DeploymentHandle, settings: Overrides = None) -> None:
+        replica = Settings(**settings or {})
+        self._engine = components.database(replica)  # the reload generation (runs.reloads)
+        self.target = components.social(replica, llm_client(llm_router), client(compliance, ComplianceAgent),
+                                        make_sessionmaker(self._engine))
+
+    async def __del__(self) -> None:
+        await self._engine.dispose()
+
+
 def agent_clients(handles: dict[str, DeploymentHandle]) -> AgentSet:
     return AgentSet(
         compliance=client(handles["compliance"], ComplianceAgent),
@@ -84,6 +100,7 @@ def handle_backends(handles: dict[str, DeploymentHandle]) -> Backends:
         products=client(handles["product"], ProductIndex),
         agents=agent_clients(handles),
         graph=client(handles["workflow"], ChatGraph, streams=frozenset({"run"})),
+        social=client(handles["social"], SocialAgent),
         worker=client(worker, RunWaker) if worker is not None else None,
     )
 

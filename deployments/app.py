@@ -6,7 +6,7 @@ from typing import Any
 
 from ray.serve import Application
 
-from deployments.agents import Compliance, Intent, RunWorker, Sales, Sentiment, Workflow
+from deployments.agents import Compliance, Intent, RunWorker, Sales, Sentiment, Social, Workflow
 from deployments.ingress import Ingress
 from deployments.llm_router import LLMRouter
 from deployments.memory import Memory, Product
@@ -37,5 +37,6 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         "sales": Sales.bind(llm_router, settings=settings),
     }
     workflow = Workflow.bind(settings=settings, **agents)
-    worker = RunWorker.bind(settings=settings, llm_router=llm_router, workflow=workflow, **agents)
-    return Ingress.bind(settings=settings, llm_router=llm_router, workflow=workflow, worker=worker, **agents)
+    social = Social.bind(llm_router, agents["compliance"], settings=settings)
+    worker = RunWorker.bind(settings=settings, llm_router=llm_router, workflow=workflow, social=social, **agents)
+    return Ingress.bind(settings=settings, llm_router=llm_router, workflow=workflow, social=social, worker=worker, **agents)

@@ -1,5 +1,5 @@
 """The runs section of the settings tree (``runtime.settings`` reads it from ``MAS_`` variables): thread leases, the
-async-run workers and webhook delivery."""
+async-run workers, webhook delivery and configuration reloads."""
 
 from __future__ import annotations
 
@@ -23,3 +23,6 @@ class RunsSettings(BaseModel):
         default=2.0, ge=0.01, le=300, description="First webhook retry delay; doubles per attempt (with jitter, capped at 5 min)."
     )
     webhook_timeout_seconds: float = Field(default=10.0, ge=0.1, le=120, description="Timeout of one webhook POST.")
+    reload_check_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="How soon every replica picks up a reload asked of one (reload-prompt)."
+    )

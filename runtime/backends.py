@@ -1,5 +1,5 @@
 """The components that run as their own deployments on Serve: LLM router, memory, product index, the agents, the
-chat graph (``Workflow``) and the async-run worker.
+chat graph (``Workflow``), the Social agent and the async-run worker.
 
 In-process (tests, the single-process baseline) they are local objects,
 opened on first use so that requests which never touch them pay nothing;
@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.graph import AgentSet, ChatGraph
+from agents.social.agent import SocialAgent
 from llm.router import Router
 from memory.service import MemoryService, ProductIndex
 from runtime import components
@@ -77,6 +78,7 @@ class Backends:
     products: ProductIndex
     agents: AgentSet
     graph: ChatGraph
+    social: SocialAgent
     worker: RunWaker | None = None  # the RunWorker deployment on Serve; None in-process (the app runs its own worker)
     _owned: list[Closable] = field(default_factory=list)
 
@@ -94,8 +96,8 @@ class Backends:
             products=components.product_agent(products, sessions),
             sales=components.sales(settings, llm),
         )
-        return cls(llm=llm, memory=memory, products=products, agents=agents,
-                   graph=components.chat_graph(settings, agents), _owned=[llm, memory, products])
+        return cls(llm=llm, memory=memory, products=products, agents=agents, graph=components.chat_graph(settings, agents),
+                   social=components.social(settings, llm, agents.compliance, sessions), _owned=[llm, memory, products])
 
     async def close(self) -> None:
         """Closes what ``local`` opened; handle clients (``_owned`` empty) belong to their deployments."""

@@ -11,17 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agents.compliance import ComplianceAgent
 from agents.graph import AgentSet, ChatGraph
 from agents.intent import IntentAgent
+from agents.output_guard import ComplianceService
 from agents.ports import LLMClient
 from agents.product import ProductAgent, ProductSearch
 from agents.sales import SalesAgent
 from agents.sentiment import SentimentAgent
+from agents.social.agent import SocialAgent
 from agents.summariser import summarise_with
 from llm.catalog import load_catalog
 from llm.router import Router
 from llm.vllm_engine import VLLMEngine
 from memory.service import MemoryService, ProductIndex
+from runs.reloads import kept_current
 from runtime.settings import Settings
 from store.db import make_engine
+from store.generations import GenerationStore
 from store.products import ProductStore
 from store.transcript import ThreadTranscript
 
@@ -72,3 +76,10 @@ def product_agent(index: ProductSearch, sessions: async_sessionmaker[AsyncSessio
 
 def chat_graph(settings: Settings, agents: AgentSet) -> ChatGraph:
     return ChatGraph(agents, settings.agent_timeout_seconds)
+
+
+def social(settings: Settings, llm: LLMClient, compliance: ComplianceService,
+           sessions: async_sessionmaker[AsyncSession]) -> SocialAgent:
+    """The Social agent, checking every text with ``compliance``; a reload on any replica reaches this one too."""
+    agent = SocialAgent(llm, compliance, settings.config_dir)
+    return kept_current(agent, GenerationStore(sessions), "social", settings.reload_check_seconds)

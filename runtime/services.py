@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runs.context import TurnContext
 from runs.executor import RunExecutor
+from runs.social import SocialService
 from runs.worker import RunQueueWorker
 from runtime import components
 from runtime.backends import Backends
@@ -24,6 +25,7 @@ from store.prompts import PromptStore
 from store.runs import RunStore
 from store.tenants import TenantStore
 from store.threads import ThreadStore
+from store.transcript import ThreadTranscript
 
 log = logging.getLogger("mas.runs")
 
@@ -40,6 +42,7 @@ class Services:
     products: ProductStore
     runs: RunStore
     backends: Backends
+    social: SocialService
     context: TurnContext = field(init=False)
     executor: RunExecutor = field(init=False)
     active_keys: ActiveKeys = field(init=False)
@@ -61,10 +64,13 @@ class Services:
         each finished run to its webhook (default: its status).
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        owns_backends = backends is None
         engine = components.database(settings)
         await upgrade_to_head(engine)
         _ = settings.effective_jwt_secret
         sessions = make_sessionmaker(engine)
+        backends = backends or Backends.local(settings, sessions)
+        threads, products = ThreadStore(sessions), ProductStore(sessions)
         services = cls(
             settings=settings,
             engine=engine,
@@ -72,13 +78,14 @@ class Services:
             tenants=TenantStore(sessions),
             assistants=AssistantStore(sessions),
             prompts=PromptStore(sessions),
-            threads=ThreadStore(sessions),
-            products=ProductStore(sessions),
+            threads=threads,
+            products=products,
             runs=RunStore(sessions),
-            backends=backends or Backends.local(settings, sessions),
+            backends=backends,
+            social=SocialService(backends.social, threads, ThreadTranscript(sessions), products, backends.memory),
         )
         if run_worker is None:
-            run_worker = backends is None
+            run_worker = owns_backends
         if run_worker:
             services.worker = RunQueueWorker(services.runs, services.executor.execute, settings,
                                              settings.effective_webhook_secret, webhook_body=webhook_body)

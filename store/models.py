@@ -210,3 +210,13 @@ class Product(Timestamps, Base):
     indications: Mapped[list[str]] = mapped_column(JSONType, default=list)
     contraindications: Mapped[list[str]] = mapped_column(JSONType, default=list)
     aliases: Mapped[list[str]] = mapped_column(JSONType, default=list)
+
+
+class ConfigGeneration(Base):
+    """How many times a component's configuration was reloaded: replicas compare it with the one they loaded."""
+
+    __tablename__ = "config_generations"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

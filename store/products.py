@@ -61,3 +61,11 @@ class ProductStore:
                 select(Product.product_id, Product.name, Product.aliases).where(Product.tenant_id == tenant_id)
             )
             return [{"product_id": pid, "name": name, "aliases": aliases or []} for pid, name, aliases in rows]
+
+    async def vocabulary(self, tenant_id: str, limit: int = 2000) -> list[dict[str, Any]]:
+        """The words of up to ``limit`` products: name, aliases, category, tags and indications (the brand's terms)."""
+        columns = (Product.name, Product.aliases, Product.category, Product.tags, Product.indications)
+        async with self._sessions() as session:
+            rows = await session.execute(select(*columns).where(Product.tenant_id == tenant_id).order_by(Product.product_id).limit(limit))
+            return [{"name": name, "aliases": aliases or [], "category": category or "", "tags": tags or [],
+                     "indications": indications or []} for name, aliases, category, tags, indications in rows]

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.api.test_llm_api import openai_client
 from tests.client import ApiClient, assert_error
-from tests.llm.fake_servers import FakeOpenAIServer, Reply
+from tests.llm.fake_servers import FakeOpenAIServer, Reply, route_to
 
 CATALOG = {
     "defaults": {
@@ -44,11 +43,7 @@ def upstream() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture(autouse=True)
 def routed_to_upstream(tmp_path: Path, upstream: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs before the ``api`` fixture builds the app, whose router reads the catalog and keys from the environment."""
-    path = tmp_path / "models.yaml"
-    path.write_text(yaml.safe_dump(CATALOG))
-    monkeypatch.setenv("MAS_MODELS_CONFIG", str(path))
-    monkeypatch.setenv("TEST_UPSTREAM_KEY", "sk-test")
-    monkeypatch.setenv("TEST_UPSTREAM_URL", f"{upstream.url}/v1")
+    route_to(upstream, CATALOG, tmp_path, monkeypatch)
 
 
 async def test_answers_come_from_the_routed_model_with_their_cost(tenant_a: ApiClient, upstream: FakeOpenAIServer) -> None:

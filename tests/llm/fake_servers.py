@@ -16,9 +16,12 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -294,3 +297,13 @@ class FakeAnthropicServer(FakeServer):
         )
         events.append(event("message_stop"))
         return _stream_response(self._sse(events, reply), reply)
+
+
+def route_to(upstream: FakeServer, catalog: dict[str, Any], directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Points an app built after this at ``upstream``: its router reads ``catalog`` (whose ``openai_compatible`` provider
+    names ``TEST_UPSTREAM_KEY`` and ``TEST_UPSTREAM_URL``) and the keys from the environment."""
+    path = directory / "models.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    monkeypatch.setenv("MAS_MODELS_CONFIG", str(path))
+    monkeypatch.setenv("TEST_UPSTREAM_KEY", "sk-test")
+    monkeypatch.setenv("TEST_UPSTREAM_URL", f"{upstream.url}/v1")

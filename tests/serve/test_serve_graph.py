@@ -210,3 +210,20 @@ def test_a_client_that_disconnects_never_loses_its_turn(service: Running) -> Non
             assert brand.call("GET", f"/v1/threads/{thread_id}/runs/{run_id}/status")["status"] == "completed"
             # Free at once, not when the lease expires: the next turn is answered, not refused as THREAD_BUSY.
             brand.call("POST", f"/v1/threads/{thread_id}/runs/wait", json=body(paced, "那价格呢？"))
+
+
+def test_the_social_agent_serves_through_the_ingress(service: Running) -> None:
+    """Social-media copy, a customer profile and a templates reload, each through its own ``Social`` deployment."""
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        brand = Brand(service, http, "social-brand")
+        assert brand.call("POST", "/v1/products/import", json=CATALOG)["failed"] == []
+        post = {"product_content": "刚做完水光针一周，补水效果不错", "likes_num": 200, "replies_num": 12}
+        comment = brand.call("POST", "/v1/social-media/comment", json={"platform": "douyin", "task": post})
+        assert {2, 3} <= set(comment["actions"]) and 0 < len(comment["message"]) <= 60 and comment["model"] == "offline"
+        assistant_id = brand.assistant()
+        thread_id = brand.thread(assistant_id)
+        brand.call("POST", f"/v1/threads/{thread_id}/runs/wait", json=body(assistant_id, "我对酒精过敏，预算3000左右，想做水光针"))
+        profile = brand.call("POST", f"/v1/threads/{thread_id}/profile")["profile"]
+        assert any("酒精" in allergy for allergy in profile["allergies"]) and profile["budget"]["max_cny"] >= 3000
+        assert brand.call("POST", "/v1/social-media/reload-prompt", json={"method": "all"})["version"]
+        assert service.serve_details()["deployments"]["Social"]["status"] == "HEALTHY"
