@@ -12,7 +12,8 @@ from tests.serve.service import Running, mas_started
 
 pytestmark = pytest.mark.serve
 
-DEPLOYMENTS = ["Ingress", "LLMRouter", "Memory", "Product", "Workflow", "Compliance", "Sentiment", "Intent", "Sales", "RunWorker"]
+DEPLOYMENTS = ["Ingress", "LLMRouter", "Memory", "Product", "Workflow", "Compliance", "Sentiment", "Intent", "Sales", "Social",
+               "RunWorker", "BatchDriver"]
 
 
 @pytest.fixture(scope="module", params=["serve", "haproxy"])
