@@ -14,6 +14,7 @@ from api.routers import (
     agents,
     assistants,
     auth,
+    batches,
     customers,
     health,
     marketing,
@@ -70,6 +71,10 @@ HANDLER_ERRORS: dict[str, tuple[int, ...]] = {
     "POST /v1/social-media/moments": (400, 404, *LLM_ERRORS, 503),
     "POST /v1/social-media/reload-prompt": (400,),
     "POST /v1/marketing/plans": (*LLM_ERRORS, 503),
+    "POST /v1/batches": (400,),
+    "GET /v1/batches/{batch_id}": (404,),
+    "GET /v1/batches/{batch_id}/results": (404,),
+    "POST /v1/batches/{batch_id}/cancel": (404, 409),
     **{f"POST /v1/threads/{{thread_id}}/{name}": (*LLM_ERRORS, 503) for name in ("report", "label", "profile")},
 }
 
@@ -93,7 +98,7 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
     )
     install_error_handlers(app)
     routers = [m.router for m in (health, auth, tenants, assistants, prompts, threads, runs, customers, products, memory, messages,
-                                  openai_compat, agents, social, marketing)]
+                                  openai_compat, agents, social, marketing, batches)]
     if unchecked := [route.path for router in routers for route in router.routes if not isinstance(route, CheckedRoute)]:
         raise TypeError(f"routes without route_class=CheckedRoute (their input would go unchecked): {unchecked}")
     for router in routers:

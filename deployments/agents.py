@@ -93,7 +93,7 @@ class Workflow(Serves):
 
 def handle_backends(handles: dict[str, DeploymentHandle]) -> Backends:
     """The ingress's (and the worker's) view of the deployments: clients with the local objects' methods."""
-    worker = handles.get("worker")
+    worker, batches = handles.get("worker"), handles.get("batches")
     return Backends(
         llm=llm_client(handles["llm_router"]),
         memory=client(handles["memory"], MemoryService),
@@ -102,6 +102,7 @@ def handle_backends(handles: dict[str, DeploymentHandle]) -> Backends:
         graph=client(handles["workflow"], ChatGraph, streams=frozenset({"run"})),
         social=client(handles["social"], SocialAgent),
         worker=client(worker, RunWaker) if worker is not None else None,
+        batches=client(batches, RunWaker) if batches is not None else None,
     )
 
 

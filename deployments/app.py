@@ -7,6 +7,7 @@ from typing import Any
 from ray.serve import Application
 
 from deployments.agents import Compliance, Intent, RunWorker, Sales, Sentiment, Social, Workflow
+from deployments.batches import BatchDriver
 from deployments.ingress import Ingress
 from deployments.llm_router import LLMRouter
 from deployments.memory import Memory, Product
@@ -39,4 +40,6 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     workflow = Workflow.bind(settings=settings, **agents)
     social = Social.bind(llm_router, agents["compliance"], settings=settings)
     worker = RunWorker.bind(settings=settings, llm_router=llm_router, workflow=workflow, social=social, **agents)
-    return Ingress.bind(settings=settings, llm_router=llm_router, workflow=workflow, social=social, worker=worker, **agents)
+    batches = BatchDriver.bind(settings=settings, llm_router=llm_router, workflow=workflow, social=social, **agents)
+    return Ingress.bind(settings=settings, llm_router=llm_router, workflow=workflow, social=social, worker=worker,
+                        batches=batches, **agents)

@@ -1,4 +1,4 @@
-"""`mas`: the operator command (start the service, manage app keys, migrate the database)."""
+"""`mas`: the operator command (start the service, manage app keys, migrate the database, run batch jobs)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Awaitable, Callable, TypeVar
 from sqlalchemy.engine import make_url
 
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
+from mas.batch_cli import add_batch_commands
 from runtime.services import Services
 from runtime.settings import Settings
 
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     revision = db.add_parser("revision", help="autogenerate the next migration from the models (developers)")
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(func=cmd_db_revision)
+    add_batch_commands(sub)
     return parser
 
 

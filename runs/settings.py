@@ -26,3 +26,8 @@ class RunsSettings(BaseModel):
     reload_check_seconds: float = Field(
         default=1.0, ge=0, le=60, description="How soon every replica picks up a reload asked of one (reload-prompt)."
     )
+    batch_concurrency: int = Field(
+        default=4, ge=1, le=256, description="Items of one batch in flight at once (kept low: batches run below live turns)."
+    )
+    batch_per_tenant: int = Field(default=1, ge=1, le=100, description="Batches of one tenant running at once; the rest wait.")
+    batch_max_attempts: int = Field(default=3, ge=1, le=20, description="Tries of a batch item (a failure or a dead worker).")

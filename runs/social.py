@@ -27,6 +27,7 @@ from agents.social.models import (
     MomentCustomer,
     MomentsRequest,
     MomentsResult,
+    OutreachResult,
     PlanRequest,
     PlanResult,
     ReloadMethod,
@@ -112,6 +113,11 @@ class SocialService:
             return await self._agent.reload(method)
         except ValueError as exc:
             raise ServiceError(400, "TEMPLATES_INVALID", f"the templates on disk were not loaded: {exc}") from None
+
+    async def outreach(self, tenant_id: str, thread_id: str) -> OutreachResult:
+        """A re-engagement draft for the thread's customer (the ``campaign`` batch kind)."""
+        file, brand = await self.customer_file(tenant_id, thread_id), await self.brand(tenant_id)
+        return await _refusals(self._agent.outreach(file, brand))
 
     # ---- customer analysis -----------------------------------------------------------------------------
 

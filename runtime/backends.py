@@ -28,7 +28,7 @@ class Closable(Protocol):
 
 
 class RunWaker(Protocol):
-    """The RunWorker deployment, told that a run was queued."""
+    """A worker deployment (RunWorker, BatchDriver), told that work was queued."""
 
     async def wake(self) -> None: ...
 
@@ -80,6 +80,7 @@ class Backends:
     graph: ChatGraph
     social: SocialAgent
     worker: RunWaker | None = None  # the RunWorker deployment on Serve; None in-process (the app runs its own worker)
+    batches: RunWaker | None = None  # the BatchDriver deployment on Serve; None in-process (the app runs its own)
     _owned: list[Closable] = field(default_factory=list)
 
     @classmethod

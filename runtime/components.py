@@ -22,11 +22,16 @@ from llm.catalog import load_catalog
 from llm.router import Router
 from llm.vllm_engine import VLLMEngine
 from memory.service import MemoryService, ProductIndex
+from runs.batches import BatchProcessor
 from runs.reloads import kept_current
+from runs.social import SocialService
 from runtime.settings import Settings
+from store.batches import BatchStore
 from store.db import make_engine
 from store.generations import GenerationStore
 from store.products import ProductStore
+from store.tenants import TenantStore
+from store.threads import ThreadStore
 from store.transcript import ThreadTranscript
 
 
@@ -83,3 +88,15 @@ def social(settings: Settings, llm: LLMClient, compliance: ComplianceService,
     """The Social agent, checking every text with ``compliance``; a reload on any replica reaches this one too."""
     agent = SocialAgent(llm, compliance, settings.config_dir)
     return kept_current(agent, GenerationStore(sessions), "social", settings.reload_check_seconds)
+
+
+def social_service(social: SocialAgent, memory: MemoryService, sessions: async_sessionmaker[AsyncSession]) -> SocialService:
+    """The Social agent (local or its deployment) with what it needs of the store and memory."""
+    return SocialService(social, ThreadStore(sessions), ThreadTranscript(sessions), ProductStore(sessions), memory)
+
+
+def batch_processor(settings: Settings, social: SocialAgent, agents: AgentSet, sessions: async_sessionmaker[AsyncSession]
+                    ) -> BatchProcessor:
+    """Runs batch items through ``social`` and ``agents`` (local objects, or the deployments' handles in a Ray task)."""
+    return BatchProcessor(BatchStore(sessions), social_service(social, agents.memory, sessions), agents, ThreadStore(sessions),
+                          TenantStore(sessions), settings)

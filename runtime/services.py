@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from runs.batches import BatchRunner, BatchService, Execute
 from runs.context import TurnContext
 from runs.executor import RunExecutor
 from runs.social import SocialService
@@ -17,6 +18,7 @@ from runtime.backends import Backends
 from runtime.settings import Settings
 from store.app_keys import ActiveKeys, AppKeyStore
 from store.assistants import AssistantStore
+from store.batches import BatchStore
 from store.db import make_sessionmaker
 from store.migrate import upgrade_to_head
 from store.models import Run
@@ -25,7 +27,6 @@ from store.prompts import PromptStore
 from store.runs import RunStore
 from store.tenants import TenantStore
 from store.threads import ThreadStore
-from store.transcript import ThreadTranscript
 
 log = logging.getLogger("mas.runs")
 
@@ -43,10 +44,12 @@ class Services:
     runs: RunStore
     backends: Backends
     social: SocialService
+    batches: BatchService
     context: TurnContext = field(init=False)
     executor: RunExecutor = field(init=False)
     active_keys: ActiveKeys = field(init=False)
     worker: RunQueueWorker | None = field(init=False, default=None)
+    batch_runner: BatchRunner | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.context = TurnContext(self.threads, self.assistants, self.prompts, self.products, self.settings.window_size)
@@ -56,12 +59,13 @@ class Services:
 
     @classmethod
     async def open(cls, settings: Settings, backends: Backends | None = None, run_worker: bool | None = None,
-                   webhook_body: Callable[[Run], Awaitable[bytes]] | None = None) -> Services:
+                   webhook_body: Callable[[Run], Awaitable[bytes]] | None = None, batches: Execute | None = None) -> Services:
         """Connect, bring the schema to head, and resolve the JWT secret (generating it on first start).
 
         Without ``backends`` (in-process) the app opens and owns local ones. ``run_worker``
         (default: in-process) starts a worker for queued async runs in this process, POSTing ``webhook_body`` of
-        each finished run to its webhook (default: its status).
+        each finished run to its webhook (default: its status), and runs batches here too. ``batches`` runs batch
+        chunks instead, with a runner of its own (the BatchDriver deployment: as Ray tasks).
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         owns_backends = backends is None
@@ -71,6 +75,7 @@ class Services:
         sessions = make_sessionmaker(engine)
         backends = backends or Backends.local(settings, sessions)
         threads, products = ThreadStore(sessions), ProductStore(sessions)
+        batch_store = BatchStore(sessions)
         services = cls(
             settings=settings,
             engine=engine,
@@ -82,7 +87,8 @@ class Services:
             products=products,
             runs=RunStore(sessions),
             backends=backends,
-            social=SocialService(backends.social, threads, ThreadTranscript(sessions), products, backends.memory),
+            social=components.social_service(backends.social, backends.memory, sessions),
+            batches=BatchService(batch_store, settings),
         )
         if run_worker is None:
             run_worker = owns_backends
@@ -90,6 +96,10 @@ class Services:
             services.worker = RunQueueWorker(services.runs, services.executor.execute, settings,
                                              settings.effective_webhook_secret, webhook_body=webhook_body)
             services.worker.start()
+            batches = batches or components.batch_processor(settings, backends.social, backends.agents, sessions).run
+        if batches is not None:
+            services.batch_runner = BatchRunner(batch_store, batches, settings)
+            services.batch_runner.start()
         return services
 
     async def wake_worker(self) -> None:
@@ -105,7 +115,19 @@ class Services:
             except Exception:
                 log.warning("could not wake the RunWorker deployment; the run waits for its next poll", exc_info=True)
 
+    async def wake_batches(self) -> None:
+        """A batch was submitted: this process's runner, or the BatchDriver deployment, looks for it now (best effort)."""
+        if self.batch_runner is not None:
+            self.batch_runner.wake()
+        elif self.backends.batches is not None:
+            try:
+                await self.backends.batches.wake()
+            except Exception:
+                log.warning("could not wake the BatchDriver deployment; the batch waits for its next poll", exc_info=True)
+
     async def close(self) -> None:
+        if self.batch_runner is not None:
+            await self.batch_runner.stop()
         if self.worker is not None:
             await self.worker.stop()
         await self.executor.drain()

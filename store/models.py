@@ -220,3 +220,39 @@ class ConfigGeneration(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Batch(Timestamps, Base):
+    """A batch job: items of one kind run by the batch workers; its progress is counted from its items."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_tenant_created", "tenant_id", "created_at"),)
+
+    batch_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | completed | failed | cancelled
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # the evaluation's metrics, once completed
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BatchItem(Base):
+    """One item of a batch: pending → running (claimed until ``lease_expires_at``) → done | failed | cancelled."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (Index("ix_batch_items_batch_state", "batch_id", "state"),)
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    input: Mapped[Any] = mapped_column(JSONType)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim: Mapped[str | None] = mapped_column(String(36))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

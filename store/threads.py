@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -48,4 +49,11 @@ class ThreadStore:
                     return None
                 where.append(Message.seq < cursor)
             rows = await session.scalars(select(Message).where(*where).order_by(Message.seq.desc()).limit(limit))
+            return list(rows)
+
+    async def inactive(self, tenant_id: str, before: datetime, limit: int) -> list[str]:
+        """Ids of the tenant's threads not updated since ``before`` (a campaign's dormant customers), oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(Thread.thread_id).where(Thread.tenant_id == tenant_id, Thread.updated_at < before)
+                                         .order_by(Thread.updated_at).limit(limit))
             return list(rows)

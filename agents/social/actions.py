@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.bounds import NOT_BOOL
+from agents.bounds import JSON_INT, NOT_BOOL
 from agents.social.style import Platform
 
 Action = Annotated[Literal[1, 2, 3, 4, 5, 6], NOT_BOOL]
@@ -38,7 +38,7 @@ class Rule(_Config):
 
 
 class Relevance(_Config):
-    terms_for_full: int = Field(default=3, ge=1, le=50)
+    terms_for_full: Annotated[int, Field(ge=1, le=50), JSON_INT] = 3
 
 
 class Engagement(_Config):

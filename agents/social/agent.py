@@ -41,6 +41,7 @@ from agents.social.models import (
     MomentsResult,
     MomentTask,
     MomentTaskResult,
+    OutreachResult,
     PlanOption,
     PlanRequest,
     PlanResult,
@@ -449,6 +450,24 @@ class SocialAgent:
             options=[PlanOption(option_id=index, content=text) for index, text in enumerate(options, start=1)],
             processing_time=round(time.perf_counter() - started, 3), **spend.fields(),
         )
+
+    # ---- campaigns -------------------------------------------------------------------------------------
+
+    async def outreach(self, file: CustomerFile, brand: Brand) -> OutreachResult:
+        """A re-engagement message for the thread's customer, from their rule-based profile and the catalog, checked
+        for a private chat (the brand's system sends it, over WeChat or SMS)."""
+        insight = await self._analyst.insight(file)
+        style = self._style("moments")
+        name = file.customer.display_name
+        profile = "；".join([*insight.interested_services[:3], *insight.concerns[:3], *insight.treatments_done[:2]]) or "暂无"
+        llm = self._request("campaign", brand.tenant_id, style, "chat", "、".join(brand.products[:20]), None, profile=profile,
+                            products="、".join(brand.products[:10]) or "（未提供）")
+        spend = _Spend()
+        written = offline_copy.outreach(self._config.templates.offline, name, insight.interested_services, insight.concerns)
+        message = await self._write(llm, lambda: written, OutputGuard(self._compliance, "chat"),
+                                    lambda text: fit(text, style, "chat"), spend)
+        return OutreachResult(thread_id=file.thread_id, message=message,
+                              personalised=bool(insight.interested_services or insight.concerns), **spend.fields())
 
     # ---- customer analysis -----------------------------------------------------------------------------
 

@@ -214,13 +214,20 @@ class CustomerAnalyst:
         tags = [tag for tag in answer[: MAX_TAGS * 4] if isinstance(tag, str)] if isinstance(answer, list) else []
         return LabelResult(thread_id=file.thread_id, labels=fit_tags(tags, found), **_usage(response))
 
+    async def insight(self, file: CustomerFile) -> CustomerInsight:
+        """The rule-based profile alone, no model asked (what a campaign personalises thousands of messages from)."""
+        return (await self._findings(file, self._rules)).insight
+
+    async def _findings(self, file: CustomerFile, rules: Rules) -> Findings:
+        chars = sum(len(message.content) for message in file.messages) + sum(map(len, file.memories))
+        return await off_the_loop(chars, analyse, file, rules, self._lexicon)
+
     async def _ask(
         self, file: CustomerFile, task: Literal["profile", "report", "labels"], schema: dict[str, Any] | None = None
     ) -> tuple[Rules, Findings, LLMResponse]:
         """The rules' findings and the router's answer to ``task``'s prompt, under one config (a reload may come between)."""
         rules = self._rules
-        chars = sum(len(message.content) for message in file.messages) + sum(map(len, file.memories))
-        findings = await off_the_loop(chars, analyse, file, rules, self._lexicon)
+        findings = await self._findings(file, rules)
         prompts = rules.config.prompts
         system, max_tokens = getattr(prompts, f"{task}_system"), getattr(prompts, f"{task}_max_tokens")
         response = await self._llm.complete(_request(file, findings, rules, system, max_tokens, schema))

@@ -192,3 +192,11 @@ class PlanResult(Spend):
     response: str
     options: list[PlanOption]
     processing_time: float = Field(description="Seconds.")
+
+
+class OutreachResult(Spend):
+    """A re-engagement message for one customer: a draft the brand's system sends (nothing is sent from here)."""
+
+    thread_id: str
+    message: str
+    personalised: bool = Field(description="Whether the customer's profile shaped it (a service or concern they named).")

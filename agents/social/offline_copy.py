@@ -120,3 +120,11 @@ def expansions(banks: OfflineBanks, style: PlatformStyle, source: str, terms: Se
 
 def plan(banks: OfflineBanks, topic: str) -> tuple[str, list[str]]:
     return fill(banks.plan.response, topic=topic), [fill(option, topic=topic) for option in banks.plan.options[:3]]
+
+
+def outreach(banks: OfflineBanks, name: str | None, services: Sequence[str], concerns: Sequence[str]) -> str:
+    """A re-engagement message from what is known of the customer: a service they looked at, else a concern."""
+    bank = banks.campaign
+    body = (fill(bank.service, service=services[0]) if services else
+            fill(bank.concern, concern=concerns[0]) if concerns else bank.generic)
+    return fill(bank.greeting, name=name or "") + body

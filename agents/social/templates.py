@@ -33,6 +33,7 @@ class LLMTemplates(_Config):
     moments: str
     keywords: str
     beautify: str
+    campaign: str
     plan: str
 
 
@@ -77,6 +78,13 @@ class BeautifyBank(_Config):
     expand_middles: list[str]
 
 
+class CampaignBank(_Config):
+    greeting: str
+    service: str
+    concern: str
+    generic: str
+
+
 class PlanBank(_Config):
     response: str
     options: list[str]
@@ -89,6 +97,7 @@ class OfflineBanks(_Config):
     moments: MomentsBank
     keywords: KeywordsBank
     beautify: BeautifyBank
+    campaign: CampaignBank
     plan: PlanBank
 
 

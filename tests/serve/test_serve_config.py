@@ -50,6 +50,6 @@ def test_settings_in_the_serve_config_reach_every_deployment() -> None:
     """``args: {settings: ...}``: a ``serve deploy`` config alone configures the cluster, over each replica's environment."""
     overrides = {"database_url": "postgresql+asyncpg://mas@db/mas", "window_size": 12}
     deployments = _deployments(build_app({"settings": overrides, "vllm_model": "qwen-local"}))
-    assert len({d.name for d in deployments}) == 12 and all(d.init_kwargs["settings"] == overrides for d in deployments)
+    assert len({d.name for d in deployments}) == 13 and all(d.init_kwargs["settings"] == overrides for d in deployments)
     replica = Settings(**overrides)
     assert (replica.database_url, replica.window_size) == (overrides["database_url"], 12)

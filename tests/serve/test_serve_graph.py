@@ -7,6 +7,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -227,3 +229,42 @@ def test_the_social_agent_serves_through_the_ingress(service: Running) -> None:
         assert any("酒精" in allergy for allergy in profile["allergies"]) and profile["budget"]["max_cny"] >= 3000
         assert brand.call("POST", "/v1/social-media/reload-prompt", json={"method": "all"})["version"]
         assert service.serve_details()["deployments"]["Social"]["status"] == "HEALTHY"
+
+
+def _comment_items(path: Path, count: int) -> list[dict[str, Any]]:
+    items = [{"product_prompt": "光彩医美，主打水光针", "task": {"product_content": f"水光针第{i}天，补水效果不错", "likes_num": i}}
+             for i in range(count)]
+    path.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in items), encoding="utf-8")
+    return items
+
+
+def test_a_batch_of_200_comments_runs_to_completion_followed_by_the_cli(service: Running, tmp_path: Path) -> None:
+    """``mas batch submit --follow``: items run as Ray tasks calling the Social deployment; the CLI draws the progress."""
+    _comment_items(tmp_path / "posts.jsonl", 200)
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        Brand(service, http, "batch-brand")
+    key = (service.data_dir / "dev_app_key").read_text().strip()
+    cli = subprocess.run([sys.executable, "-m", "mas.cli", "batch", "submit", str(tmp_path / "posts.jsonl"), "--kind",
+                          "social.comment", "--follow", "--api", service.api, "--key", key, "--tenant", "batch-brand"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "120"})
+    assert cli.returncode == 0, cli.stdout[-2000:] + cli.stderr[-2000:]
+    assert "200/200" in cli.stdout
+    final = json.loads(cli.stdout.strip().splitlines()[-1])
+    assert (final["state"], final["done"], final["failed"]) == ("completed", 200, 0)
+
+
+def test_a_batch_survives_a_sigkill_of_its_driver_without_redoing_or_losing_items(service: Running, tmp_path: Path) -> None:
+    items = _comment_items(tmp_path / "posts.jsonl", 120)
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        brand = Brand(service, http, "batch-crash")
+        batch_id = brand.call("POST", "/v1/batches", 202, json={"kind": "social.comment", "items": items})["batch_id"]
+        until(lambda: brand.call("GET", f"/v1/batches/{batch_id}")["done"] >= 8)
+        (replica,) = service.serve_details()["deployments"]["BatchDriver"]["replicas"]
+        os.kill(replica["pid"], signal.SIGKILL)  # the driver dies with chunks in flight (its Ray tasks die with it)
+
+        progress = until(lambda: (p := brand.call("GET", f"/v1/batches/{batch_id}"))["state"] == "completed" and p, timeout_s=180)
+        lines = [json.loads(line) for line in http.get(f"/v1/batches/{batch_id}/results", headers=brand.headers).text.splitlines()]
+        assert (progress["done"], progress["failed"]) == (120, 0), [line for line in lines if not line["ok"]][:3]
+        assert [line["index"] for line in lines] == list(range(120)) and all(line["ok"] for line in lines)
+        assert until(lambda: [r for r in service.serve_details()["deployments"]["BatchDriver"]["replicas"]
+                              if r.get("pid") not in (None, replica["pid"])])  # the driver that finished it is a new one

@@ -1,0 +1,78 @@
+"""``BatchDriver``: the batch runner of the Serve application. It claims chunks of items from the relational store and
+runs each chunk as a Ray task, which calls the same deployments as live traffic through their handles (no second copy
+of any agent). A task or driver that dies leaves its items claimed until their lease expires; any driver then claims
+them again, and an item's outcome is written once (``store.batches``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import ray
+from ray import serve
+
+from api.schemas.runs import run_record_body
+from deployments.agents import Overrides, handle_backends
+from runtime import components
+from runtime.services import Services
+from runtime.settings import Settings
+from store.db import make_sessionmaker
+from store.models import Batch, BatchItem
+
+# The handle each component is reached by (``deployments.agents.handle_backends``), by deployment name.
+DEPLOYMENTS = {"llm_router": "LLMRouter", "memory": "Memory", "product": "Product", "compliance": "Compliance",
+               "sentiment": "Sentiment", "intent": "Intent", "sales": "Sales", "workflow": "Workflow", "social": "Social"}
+
+
+async def _run_chunk(overrides: dict[str, Any], app_name: str, batch: dict[str, Any], claim: str,
+                     items: list[dict[str, Any]]) -> None:
+    settings = Settings(**overrides)
+    engine = components.database(settings)
+    try:
+        backends = handle_backends({name: serve.get_deployment_handle(deployment, app_name)
+                                    for name, deployment in DEPLOYMENTS.items()})
+        processor = components.batch_processor(settings, backends.social, backends.agents, make_sessionmaker(engine))
+        await processor.run(Batch(**batch), claim, [BatchItem(**item) for item in items])
+    finally:
+        await engine.dispose()
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _process_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per Ray worker process, for every task it runs: Serve binds a process's handle routers to the loop
+    they were first used on, so a fresh loop per task (``asyncio.run``) would find them bound to a closed one."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def run_chunk(overrides: dict[str, Any], app_name: str, batch: dict[str, Any], claim: str, items: list[dict[str, Any]]) -> None:
+    """One chunk of a batch, in a Ray worker process (a failed task is not retried here: its items' leases expire and
+    the driver claims them again, counting the attempt)."""
+    _process_loop().run_until_complete(_run_chunk(overrides, app_name, batch, claim, items))
+
+
+@serve.deployment(name="BatchDriver")
+class BatchDriver:
+    async def __init__(self, settings: Overrides = None, **handles: Any) -> None:
+        self._overrides = settings or {}
+        self._app_name = serve.get_replica_context().app_name
+        self._services = await Services.open(Settings(**self._overrides), handle_backends(handles), run_worker=False,
+                                             webhook_body=run_record_body, batches=self._as_task)
+
+    async def _as_task(self, batch: Batch, claim: str, items: list[BatchItem]) -> None:
+        fields = {"batch_id": batch.batch_id, "tenant_id": batch.tenant_id, "kind": batch.kind, "options": batch.options,
+                  "state": batch.state}
+        chunk = [{"batch_id": item.batch_id, "index": item.index, "tenant_id": item.tenant_id, "input": item.input,
+                  "attempts": item.attempts, "state": item.state, "claim": claim} for item in items]
+        await run_chunk.remote(self._overrides, self._app_name, fields, claim, chunk)
+
+    async def wake(self) -> None:
+        await self._services.wake_batches()
+
+    async def __del__(self) -> None:
+        await self._services.close()

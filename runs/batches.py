@@ -1,0 +1,298 @@
+"""Batch jobs (``/v1/batches``, ``mas batch``): bulk social copy, re-engagement campaigns and evaluations, run item by
+item through the same agents as live traffic (their Serve deployments, through handles), below live turns in priority.
+
+``BatchService`` checks and stores a batch (all its items, before the 202), reports progress and streams results;
+``BatchProcessor`` runs a claimed chunk of items; ``BatchRunner`` is the worker loop that picks runnable batches,
+claims chunks and hands them to an executor: in-process, the processor itself; on Serve, a Ray task
+(``deployments.batches``). Durable: a killed worker's items are claimed again when their lease expires, and an item's
+outcome is written once (``store.batches``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from agents.graph import AgentSet
+from agents.social.models import BeautifyRequest, CommentRequest, KeywordsRequest, ReplyRequest
+from runs.errors import ServiceError
+from runs.evaluation import ROWS, EvaluatedAgent, metrics, predict
+from runs.settings import RunsSettings
+from runs.social import SocialService
+from store.batches import BatchStore
+from store.models import Batch, BatchItem, utcnow
+from store.tenants import TenantStore
+from store.threads import ThreadStore
+
+log = logging.getLogger("mas.batches")
+
+BatchKind = Literal["social.comment", "social.reply", "social.keywords", "social.beautify", "campaign", "evaluate"]
+SOCIAL: dict[str, tuple[type[BaseModel], str]] = {
+    "social.comment": (CommentRequest, "comment"), "social.reply": (ReplyRequest, "reply"),
+    "social.keywords": (KeywordsRequest, "keywords"), "social.beautify": (BeautifyRequest, "beautify"),
+}
+MAX_ITEMS = 20_000
+RESULTS_PAGE = 500
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+Execute = Callable[[Batch, str, list[BatchItem]], Awaitable[None]]
+
+
+def _invalid(index: int, error: ValidationError) -> ServiceError:
+    fields = [{"loc": ["body", "items", str(index), *map(str, problem["loc"])], "message": problem["msg"], "type": problem["type"]}
+              for problem in error.errors()[:20]]
+    return ServiceError(400, "INVALID_ITEM", f"item {index} is not a valid input for this kind of batch",
+                        {"fields": fields})
+
+
+def checked_items(kind: BatchKind, items: list[Any], options: dict[str, Any]) -> list[Any]:
+    """Every item valid for its kind, as it will be stored (422 naming the first bad item otherwise)."""
+    if kind in SOCIAL:
+        model = SOCIAL[kind][0]
+    elif kind == "evaluate":
+        model = ROWS[options["agent"]]
+    else:
+        return [str(item) for item in items]  # campaign: thread ids (the schema checked them)
+    for index, item in enumerate(items):
+        try:
+            model.model_validate(item)
+        except ValidationError as exc:
+            raise _invalid(index, exc) from None
+    return items
+
+
+class Progress(BaseModel):
+    batch_id: str
+    kind: str
+    state: str
+    total: int
+    done: int
+    failed: int
+    cancelled: int
+    items_per_s: float | None
+    eta_s: float | None
+    summary: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class BatchService:
+    def __init__(self, store: BatchStore, settings: RunsSettings) -> None:
+        self._store, self._settings = store, settings
+
+    async def submit(self, tenant_id: str, kind: BatchKind, items: list[Any], options: dict[str, Any]) -> Batch:
+        return await self._store.create(tenant_id, kind, options, checked_items(kind, items, options))
+
+    async def _batch(self, tenant_id: str, batch_id: str) -> Batch:
+        batch = await self._store.get(tenant_id, batch_id)
+        if batch is None:
+            raise ServiceError(404, "BATCH_NOT_FOUND", f"batch '{batch_id}' not found")
+        return batch
+
+    async def progress(self, tenant_id: str, batch_id: str) -> Progress:
+        return await self.progress_of(await self._batch(tenant_id, batch_id))
+
+    async def progress_of(self, batch: Batch) -> Progress:
+        counts = await self._store.counts(batch.batch_id)
+        finished = counts.get("done", 0) + counts.get("failed", 0)
+        rate = eta = None
+        if batch.started_at is not None and finished:
+            elapsed = ((_aware(batch.finished_at) if batch.finished_at else utcnow()) - _aware(batch.started_at)).total_seconds()
+            rate = round(finished / max(elapsed, 1e-3), 3)
+            left = counts.get("pending", 0) + counts.get("running", 0)
+            eta = round(left / rate, 1) if batch.state in ("queued", "running") else 0.0
+        return Progress(batch_id=batch.batch_id, kind=batch.kind, state=batch.state, total=batch.total, done=counts.get("done", 0),
+                        failed=counts.get("failed", 0), cancelled=counts.get("cancelled", 0), items_per_s=rate, eta_s=eta,
+                        summary=batch.summary, created_at=batch.created_at, updated_at=batch.updated_at,
+                        started_at=batch.started_at, finished_at=batch.finished_at)
+
+    async def page(self, tenant_id: str, offset: int, limit: int) -> tuple[list[Progress], int]:
+        batches, total = await self._store.page(tenant_id, offset, limit)
+        return [await self.progress_of(batch) for batch in batches], total
+
+    async def cancel(self, tenant_id: str, batch_id: str) -> Progress:
+        batch = await self._batch(tenant_id, batch_id)
+        if not await self._store.cancel(tenant_id, batch_id) and batch.state not in ("cancelled",):
+            raise ServiceError(409, "BATCH_FINISHED", f"batch '{batch_id}' has already {batch.state}")
+        return await self.progress(tenant_id, batch_id)
+
+    async def results(self, tenant_id: str, batch_id: str) -> AsyncIterator[str]:
+        """NDJSON lines in input order: ``{index, ok, result | error}``; items not finished yet say their state."""
+        await self._batch(tenant_id, batch_id)
+
+        async def lines() -> AsyncIterator[str]:
+            after = -1
+            while page := await self._store.items(tenant_id, batch_id, after, RESULTS_PAGE):
+                for item in page:
+                    line: dict[str, Any] = {"index": item.index, "ok": item.state == "done"}
+                    if item.state == "done":
+                        line["result"] = item.result
+                    else:
+                        line["error"] = item.error or {"code": f"ITEM_{item.state.upper()}", "message": f"the item is {item.state}"}
+                    yield json.dumps(line, ensure_ascii=False) + "\n"
+                after = page[-1].index
+
+        return lines()
+
+
+class _Refused(Exception):
+    """The item itself is wrong (a 4xx): retrying will not help."""
+
+
+class BatchProcessor:
+    """Runs a claimed chunk of one batch: each item through its kind's handler, all of them at once (a chunk is
+    ``batch_concurrency`` items), and writes each outcome once."""
+
+    def __init__(self, store: BatchStore, social: SocialService, agents: AgentSet, threads: ThreadStore, tenants: TenantStore,
+                 settings: RunsSettings) -> None:
+        self._store, self._social, self._agents = store, social, agents
+        self._threads, self._tenants, self._settings = threads, tenants, settings
+
+    async def run(self, batch: Batch, claim: str, items: list[BatchItem]) -> None:
+        await asyncio.gather(*(self._one(batch, claim, item) for item in items))
+
+    async def _one(self, batch: Batch, claim: str, item: BatchItem) -> None:
+        try:
+            result = await self._handle(batch, item.input)
+        except ServiceError as exc:
+            error = {"code": exc.code, "message": exc.message}
+            if exc.status < 500 or item.attempts >= self._settings.batch_max_attempts:
+                await self._store.finish(item, claim, error=error)
+            else:
+                await self._store.retry(item, claim)
+            return
+        except Exception as exc:  # a dependency down or a replica lost: worth another try, up to the attempts
+            log.warning("batch %s item %s attempt %s failed", batch.batch_id, item.index, item.attempts, exc_info=True)
+            if item.attempts >= self._settings.batch_max_attempts:
+                await self._store.finish(item, claim, error={"code": "ITEM_FAILED", "message": f"{type(exc).__name__}: {exc}"})
+            else:
+                await self._store.retry(item, claim)
+            return
+        await self._store.finish(item, claim, result=result)
+
+    async def _handle(self, batch: Batch, item: Any) -> dict[str, Any]:
+        if batch.kind in SOCIAL:
+            model, method = SOCIAL[batch.kind]
+            answer = await getattr(self._social, method)(batch.tenant_id, model.model_validate(item))
+            return answer.model_dump(mode="json")
+        if batch.kind == "evaluate":
+            return await predict(self._agents, batch.options["agent"], item)
+        return await self._campaign(batch, str(item))
+
+    async def _campaign(self, batch: Batch, thread_id: str) -> dict[str, Any]:
+        """A draft for one thread; none for a thread marked do-not-contact; sent after the tenant's quiet hours."""
+        thread = await self._threads.get(batch.tenant_id, thread_id)
+        if thread is None:
+            raise ServiceError(404, "THREAD_NOT_FOUND", f"thread '{thread_id}' not found")
+        if (thread.metadata_ or {}).get("do_not_contact"):
+            return {"thread_id": thread_id, "status": "skipped", "reason": "do_not_contact"}
+        draft = await self._social.outreach(batch.tenant_id, thread_id)
+        tenant = await self._tenants.get(batch.tenant_id)
+        send_after = quiet_hours_end((tenant.features or {}).get("quiet_hours") if tenant else None, datetime.now(SHANGHAI))
+        return {"status": "drafted", "send_after": send_after.isoformat() if send_after else None,
+                **draft.model_dump(mode="json")}
+
+
+def quiet_hours_end(window: Any, now: datetime) -> datetime | None:
+    """When a message may go out, if ``now`` falls in the tenant's quiet hours (``{"start": "21:00", "end": "09:00"}``,
+    Asia/Shanghai); None when it may go now (or no window is set)."""
+    if not isinstance(window, dict):
+        return None
+    try:
+        start, end = (datetime.strptime(str(window[key]), "%H:%M").time() for key in ("start", "end"))
+    except (KeyError, ValueError):
+        return None
+    local = now.astimezone(SHANGHAI)
+    moment = local.time()
+    quiet = start <= moment < end if start <= end else moment >= start or moment < end
+    if not quiet:
+        return None
+    until = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    return until if until > local else until + timedelta(days=1)
+
+
+class BatchRunner:
+    """The worker loop of one replica: picks the runnable batches, keeps one chunk of each in flight (claimed with a
+    lease it renews), executes it through ``execute``, and completes the batch once nothing is left."""
+
+    def __init__(self, store: BatchStore, execute: Execute, settings: RunsSettings) -> None:
+        self._store, self._execute, self._settings = store, execute, settings
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._chunks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="batch-runner")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stops claiming; chunks in flight are cancelled and their items claimed again by any worker after the lease."""
+        tasks = [task for task in (self._task, *self._chunks.values()) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except Exception:
+                log.exception("batch runner step failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._settings.worker_poll_seconds):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def step(self) -> None:
+        """Starts a chunk for every runnable batch that has none in flight here."""
+        for batch in await self._store.runnable(self._settings.batch_per_tenant):
+            if batch.batch_id in self._chunks:
+                continue
+            claim, items = await self._store.claim(batch, self._settings.batch_concurrency, self._settings.run_lease_seconds,
+                                                   self._settings.batch_max_attempts)
+            if items:
+                self._chunks[batch.batch_id] = asyncio.create_task(self._chunk(batch, claim, items))
+            else:
+                await self._settle(batch)
+
+    async def _chunk(self, batch: Batch, claim: str, items: list[BatchItem]) -> None:
+        renewing = asyncio.create_task(self._renew(batch.batch_id, claim))
+        try:
+            await self._execute(batch, claim, items)
+        except Exception:
+            log.exception("batch %s: a chunk of %s items failed to run; they are claimed again after the lease", batch.batch_id,
+                          len(items))
+        finally:
+            renewing.cancel()
+            self._chunks.pop(batch.batch_id, None)
+            await self._settle(batch)
+            self._wake.set()
+
+    async def _renew(self, batch_id: str, claim: str) -> None:
+        while True:
+            await asyncio.sleep(self._settings.run_lease_seconds / 3)
+            await self._store.renew(batch_id, claim, self._settings.run_lease_seconds)
+
+    async def _settle(self, batch: Batch) -> None:
+        summary = None
+        counts = await self._store.counts(batch.batch_id) if batch.kind == "evaluate" else {}
+        if batch.kind == "evaluate" and not any(counts.get(state) for state in ("pending", "running")):
+            agent: EvaluatedAgent = batch.options["agent"]
+            summary = metrics(agent, await self._store.done_results(batch.batch_id))
+        if await self._store.settle(batch.batch_id, summary):
+            log.info("batch %s (%s) finished", batch.batch_id, batch.kind)
