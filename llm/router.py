@@ -52,7 +52,7 @@ from llm.providers.base import (
 from llm.settings import LLMSettings
 from llm.structured import check_schema, parse_structured, repair_messages
 from llm.tokens import estimate_prompt_tokens, estimate_tokens
-from llm.types import Attempt, LLMRequest, LLMResponse, ModelInfo, StreamEvent, Usage
+from llm.types import Attempt, Lane, LLMRequest, LLMResponse, ModelInfo, StreamEvent, Usage
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -145,7 +145,7 @@ class Router:
         models = await self._plan(request)
         attempts: list[Attempt] = []
         answer, model = await self._with_fallback(models, partial(self._complete_once, request), attempts)
-        await self._count_tokens(request.tenant_id, answer.usage)
+        await self._count_tokens(request.tenant_id, answer.usage, request.lane)
         return self._response(model, answer, attempts, started)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
@@ -176,7 +176,7 @@ class Router:
             raise error(f"{model.name} failed after the stream started: {exc}", details=_details(attempts)) from None
         finally:
             usage = self._usage(opened.request, accumulator.result())
-            await self._count_tokens(request.tenant_id, usage)
+            await self._count_tokens(request.tenant_id, usage, request.lane)
         yield StreamEvent(offline=offline, response=self._response(model, _Answer(accumulator.result(), usage), attempts, started))
 
     async def responses(self, payload: dict[str, Any], tenant_id: str | None) -> dict[str, Any]:
@@ -279,16 +279,16 @@ class Router:
                 f"of {request.model or self.catalog.defaults.alias!r}",
                 details={"estimated_tokens": needed, "largest_context_window": largest},
             )
-        await self._admit(request.tenant_id)
+        await self._admit(request.tenant_id, request.lane)
         return fitting
 
-    async def _admit(self, tenant_id: str | None) -> None:
+    async def _admit(self, tenant_id: str | None, lane: Lane = "live") -> None:
         if tenant_id is not None:
-            await self._limiter.admit(tenant_id, self.catalog.limits.for_tenant(tenant_id))
+            await self._limiter.admit(_bucket(tenant_id, lane), self.catalog.limits.for_tenant(tenant_id))
 
-    async def _count_tokens(self, tenant_id: str | None, usage: Usage) -> None:
+    async def _count_tokens(self, tenant_id: str | None, usage: Usage, lane: Lane = "live") -> None:
         if tenant_id is not None:
-            await self._limiter.add_tokens(tenant_id, usage.total_tokens)
+            await self._limiter.add_tokens(_bucket(tenant_id, lane), usage.total_tokens)
 
     # --- attempts ---------------------------------------------------------------------------------------------
 
@@ -445,3 +445,8 @@ def _exhausted(attempts: list[Attempt], failures: list[ProviderError], cooling: 
         return AllRoutesFailed(f"every model is cooling down after repeated failures: {', '.join(cooling)}", details=details)
     skipped = f"; {len(cooling)} model(s) cooling down" if cooling else ""
     return AllRoutesFailed(f"every route failed ({len(failures)} attempts{skipped}); last: {failures[-1]}", details=details)
+
+
+def _bucket(tenant_id: str, lane: Lane) -> str:
+    """A tenant's limits are counted per lane: its batch jobs never spend the budget its live conversations need."""
+    return tenant_id if lane == "live" else f"{tenant_id}/{lane}"

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Role = Literal["system", "user", "assistant", "tool"]
+Lane = Literal["live", "batch"]
 
 
 class ToolCall(BaseModel):
@@ -41,6 +42,7 @@ class LLMRequest(BaseModel):
     tools: list[ToolSpec] = []
     json_schema: dict[str, Any] | None = Field(default=None, description="Structured output: response.data is validated.")
     tenant_id: str | None = Field(default=None, description="Per-tenant limits apply; None = not limited.")
+    lane: Lane = Field(default="live", description="batch: counted against the tenant's limits apart from live traffic.")
     metadata: dict[str, str] = {}
 
 

@@ -41,6 +41,7 @@ SOCIAL: dict[str, tuple[type[BaseModel], str]] = {
 }
 MAX_ITEMS = 20_000
 RESULTS_PAGE = 500
+LIVE_POLL_S = 0.25
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 Execute = Callable[[Batch, str, list[BatchItem]], Awaitable[None]]
 
@@ -226,10 +227,17 @@ def quiet_hours_end(window: Any, now: datetime) -> datetime | None:
 
 class BatchRunner:
     """The worker loop of one replica: picks the runnable batches, keeps one chunk of each in flight (claimed with a
-    lease it renews), executes it through ``execute``, and completes the batch once nothing is left."""
+    lease it renews), executes it through ``execute``, and completes the batch once nothing is left.
 
-    def __init__(self, store: BatchStore, execute: Execute, settings: RunsSettings) -> None:
-        self._store, self._execute, self._settings = store, execute, settings
+    Batches run below live turns: before a chunk starts, the runner waits (up to ``batch_yield_seconds``) for live
+    chat to go quiet (``live``: interactive runs in flight or just started); if it does not, the chunk is a single
+    item. Where every core is busy, a full chunk next to each turn doubled chat latency (docs/benchmarks.md); this
+    trades batch speed while chat is busy for chat latency.
+    """
+
+    def __init__(self, store: BatchStore, execute: Execute, settings: RunsSettings,
+                 live: Callable[[], Awaitable[int]] | None = None) -> None:
+        self._store, self._execute, self._settings, self._live = store, execute, settings, live
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._chunks: dict[str, asyncio.Task[None]] = {}
@@ -263,12 +271,23 @@ class BatchRunner:
         for batch in await self._store.runnable(self._settings.batch_per_tenant):
             if batch.batch_id in self._chunks:
                 continue
-            claim, items = await self._store.claim(batch, self._settings.batch_concurrency, self._settings.run_lease_seconds,
+            claim, items = await self._store.claim(batch, await self._chunk_size(), self._settings.run_lease_seconds,
                                                    self._settings.batch_max_attempts)
             if items:
                 self._chunks[batch.batch_id] = asyncio.create_task(self._chunk(batch, claim, items))
             else:
                 await self._settle(batch)
+
+    async def _chunk_size(self) -> int:
+        """``batch_concurrency``, once no live turn is in flight; 1 if live turns kept running for ``batch_yield_seconds``."""
+        if self._live is None:
+            return self._settings.batch_concurrency
+        deadline = asyncio.get_running_loop().time() + self._settings.batch_yield_seconds
+        while await self._live():
+            if asyncio.get_running_loop().time() >= deadline:
+                return 1
+            await asyncio.sleep(LIVE_POLL_S)
+        return self._settings.batch_concurrency
 
     async def _chunk(self, batch: Batch, claim: str, items: list[BatchItem]) -> None:
         renewing = asyncio.create_task(self._renew(batch.batch_id, claim))

@@ -31,3 +31,7 @@ class RunsSettings(BaseModel):
     )
     batch_per_tenant: int = Field(default=1, ge=1, le=100, description="Batches of one tenant running at once; the rest wait.")
     batch_max_attempts: int = Field(default=3, ge=1, le=20, description="Tries of a batch item (a failure or a dead worker).")
+    batch_yield_seconds: float = Field(
+        default=1.0, ge=0, le=60,
+        description="How long a batch chunk waits for live turns in flight to finish before it starts (then runs one item).",
+    )

@@ -35,6 +35,7 @@ from agents.social.models import (
     ReplyRequest,
     ReplyResult,
 )
+from llm.types import Lane
 from memory.service import PROFILE_QUERY, MemoryService
 from memory.types import MemoryRecord
 from runs.errors import ServiceError
@@ -60,9 +61,10 @@ async def _refusals(call: Awaitable[T]) -> T:
 
 class SocialService:
     def __init__(self, agent: SocialAgent, threads: ThreadStore, transcript: ThreadTranscript, products: ProductStore,
-                 memory: MemoryService) -> None:
+                 memory: MemoryService, lane: Lane = "live") -> None:
+        """``lane``: ``batch`` for batch jobs, whose model calls count against the tenant's limits apart from live traffic."""
         self._agent, self._threads, self._transcript = agent, threads, transcript
-        self._products, self._memory = products, memory
+        self._products, self._memory, self._lane = products, memory, lane
         self._brands: dict[str, tuple[float, Brand]] = {}
 
     async def brand(self, tenant_id: str) -> Brand:
@@ -72,7 +74,7 @@ class SocialService:
             return cached[1]
         rows = await self._products.vocabulary(tenant_id)
         terms = [term for row in rows for term in (row["name"], *row["aliases"], row["category"], *row["tags"], *row["indications"])]
-        brand = Brand(tenant_id=tenant_id, terms=terms[:20_000], products=[row["name"] for row in rows][:5_000])
+        brand = Brand(tenant_id=tenant_id, terms=terms[:20_000], products=[row["name"] for row in rows][:5_000], lane=self._lane)
         self._brands[tenant_id] = (time.monotonic(), brand)
         return brand
 

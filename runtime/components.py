@@ -20,6 +20,7 @@ from agents.social.agent import SocialAgent
 from agents.summariser import summarise_with
 from llm.catalog import load_catalog
 from llm.router import Router
+from llm.types import Lane
 from llm.vllm_engine import VLLMEngine
 from memory.service import MemoryService, ProductIndex
 from runs.batches import BatchProcessor
@@ -90,13 +91,14 @@ def social(settings: Settings, llm: LLMClient, compliance: ComplianceService,
     return kept_current(agent, GenerationStore(sessions), "social", settings.reload_check_seconds)
 
 
-def social_service(social: SocialAgent, memory: MemoryService, sessions: async_sessionmaker[AsyncSession]) -> SocialService:
+def social_service(social: SocialAgent, memory: MemoryService, sessions: async_sessionmaker[AsyncSession],
+                   lane: Lane = "live") -> SocialService:
     """The Social agent (local or its deployment) with what it needs of the store and memory."""
-    return SocialService(social, ThreadStore(sessions), ThreadTranscript(sessions), ProductStore(sessions), memory)
+    return SocialService(social, ThreadStore(sessions), ThreadTranscript(sessions), ProductStore(sessions), memory, lane)
 
 
 def batch_processor(settings: Settings, social: SocialAgent, agents: AgentSet, sessions: async_sessionmaker[AsyncSession]
                     ) -> BatchProcessor:
     """Runs batch items through ``social`` and ``agents`` (local objects, or the deployments' handles in a Ray task)."""
-    return BatchProcessor(BatchStore(sessions), social_service(social, agents.memory, sessions), agents, ThreadStore(sessions),
+    return BatchProcessor(BatchStore(sessions), social_service(social, agents.memory, sessions, "batch"), agents, ThreadStore(sessions),
                           TenantStore(sessions), settings)

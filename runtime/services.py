@@ -98,7 +98,7 @@ class Services:
             services.worker.start()
             batches = batches or components.batch_processor(settings, backends.social, backends.agents, sessions).run
         if batches is not None:
-            services.batch_runner = BatchRunner(batch_store, batches, settings)
+            services.batch_runner = BatchRunner(batch_store, batches, settings, live=services.runs.live)
             services.batch_runner.start()
         return services
 

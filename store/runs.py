@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Update, and_, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -176,6 +176,14 @@ class RunStore:
                 raise
             raise KeyTaken(key) from None
         return True
+
+    async def live(self, within_seconds: float = 2.0) -> int:
+        """Interactive runs (wait, stream), every tenant's, executing now or started in the last ``within_seconds``:
+        what batch jobs give way to (a conversation is live between its turns too)."""
+        recent = self._now() - timedelta(seconds=within_seconds)
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(Run).where(
+                Run.mode != "async", or_(Run.status == "running", Run.started_at >= recent))) or 0)
 
     async def get(self, tenant_id: str, thread_id: str, run_id: str) -> Run | None:
         async with self._sessions() as session:

@@ -178,7 +178,7 @@ class SocialAgent:
 
     # ---- writing ---------------------------------------------------------------------------------------
 
-    def _request(self, task: str, tenant_id: str, style: PlatformStyle, kind: TextKind | None, product_prompt: str,
+    def _request(self, task: str, brand: Brand, style: PlatformStyle, kind: TextKind | None, product_prompt: str,
                  instruction: str | None, schema: dict[str, Any] | None = None, **values: object) -> LLMRequest:
         templates = self._config.templates.llm
         hashtags = style.hashtags_allowed(kind) if kind else 0
@@ -188,7 +188,7 @@ class SocialAgent:
             hashtag_rule=f"最多带{hashtags}个话题标签（#话题）。" if hashtags else "不要带话题标签（#）。",
         )
         return LLMRequest(messages=[ChatMessage(role="user", content=fill(getattr(templates, task), **values))],
-                          system=system, tenant_id=tenant_id or None, json_schema=schema)
+                          system=system, tenant_id=brand.tenant_id or None, lane=brand.lane, json_schema=schema)
 
     async def _write(self, request: LLMRequest, offline: Callable[[], str], guard: OutputGuard,
                      shape: Callable[[str], str], spend: _Spend) -> str:
@@ -233,7 +233,7 @@ class SocialAgent:
             if request.comment_type == 1:
                 message = await self._fixed(request, guard, shape)
             else:
-                llm = self._request("comment", brand.tenant_id, style, "comment", request.product_prompt, request.comment_prompt,
+                llm = self._request("comment", brand, style, "comment", request.product_prompt, request.comment_prompt,
                                     content=task.product_content)
                 offline = partial(offline_copy.comment, self._config.templates.offline, request.platform, task.product_content,
                                   reading.signals.matched_terms)
@@ -276,7 +276,7 @@ class SocialAgent:
         banks = self._config.templates.offline
         offline = (lambda: offline_copy.reply(banks, style, text, reply_kind)) if kind == "reply" else (
             lambda: offline_copy.chat(banks, style, text, reply_kind, reading.signals.matched_terms))
-        llm = self._request(kind, brand.tenant_id, style, kind, body.product_prompt, instruction or body.comment_prompt,
+        llm = self._request(kind, brand, style, kind, body.product_prompt, instruction or body.comment_prompt,
                             content=text)
         return await self._write(llm, offline, guard, shape, spend)
 
@@ -309,7 +309,7 @@ class SocialAgent:
             guard = OutputGuard(self._compliance, "social")
             profile = "；".join(text for _, text in customer.facts) or "暂无"
             written = offline_copy.moment(self._config.templates.offline, style, content, len(task.url_list), customer.facts)
-            llm = self._request("moments", brand.tenant_id, style, "moments", request.product_prompt, None, profile=profile,
+            llm = self._request("moments", brand, style, "moments", request.product_prompt, None, profile=profile,
                                 content=content or f"（{len(task.url_list)}张照片）")
             message = await self._write(llm, lambda: written[0], guard, lambda text: fit(text, style, "moments"), spend)
             return MomentTaskResult(id=task.id, message=message, personalised=bool(customer.facts))
@@ -327,7 +327,7 @@ class SocialAgent:
         schema = {"type": "object", "required": ["keywords", "summary"], "properties": {
             "keywords": {"type": "array", "items": {"type": "string"}, "maxItems": 40},
             "summary": {"type": "string"}}}
-        llm = self._request("keywords", brand.tenant_id, style, None, request.product_prompt, None, schema,
+        llm = self._request("keywords", brand, style, None, request.product_prompt, None, schema,
                             count=request.expecting_count, existing="、".join(request.existing_keywords) or "（无）")
         spend = _Spend()
         response = spend.add(await self._llm.complete(llm))
@@ -384,7 +384,7 @@ class SocialAgent:
         schema = {"type": "object", "required": ["variants"], "properties": {
             "variants": {"type": "array", "items": {"type": "string"}, "minItems": request.result_count,
                          "maxItems": request.result_count}}}
-        llm = self._request("beautify", brand.tenant_id, style, "beautify", "", None, schema, count=request.result_count,
+        llm = self._request("beautify", brand, style, "beautify", "", None, schema, count=request.result_count,
                             mode="压缩精简（必须比原文短）" if compress else "扩写丰富（必须比原文长）", source=source,
                             source_length=len(source), wanted_style=request.style or "自然")
         spend = _Spend()
@@ -426,7 +426,7 @@ class SocialAgent:
         schema = {"type": "object", "required": ["response", "options"], "properties": {
             "response": {"type": "string"},
             "options": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "string"}}}}
-        llm = self._request("plan", brand.tenant_id, self._style("rednote"), None, "、".join(brand.products[:20]), None,
+        llm = self._request("plan", brand, self._style("rednote"), None, "、".join(brand.products[:20]), None,
                             schema, content=request.content)
         spend = _Spend()
         # Plans become posts and campaign copy: checked on the social channel (advertising rules and contact diversion).
@@ -460,7 +460,7 @@ class SocialAgent:
         style = self._style("moments")
         name = file.customer.display_name
         profile = "；".join([*insight.interested_services[:3], *insight.concerns[:3], *insight.treatments_done[:2]]) or "暂无"
-        llm = self._request("campaign", brand.tenant_id, style, "chat", "、".join(brand.products[:20]), None, profile=profile,
+        llm = self._request("campaign", brand, style, "chat", "、".join(brand.products[:20]), None, profile=profile,
                             products="、".join(brand.products[:10]) or "（未提供）")
         spend = _Spend()
         written = offline_copy.outreach(self._config.templates.offline, name, insight.interested_services, insight.concerns)

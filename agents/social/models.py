@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from agents.bounds import JSON_INT, NOT_BOOL, StrictInput
 from agents.social.actions import Action, PolicyOverrides, Signals
+from llm.types import Lane
 
 Count = Annotated[int, Field(ge=0, le=10**12), JSON_INT]
 TaskId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -111,6 +112,7 @@ class Brand(BaseModel):
     """What the service knows of the tenant: the terms of its catalog (names, aliases, categories, tags)."""
 
     tenant_id: str
+    lane: Lane = Field(default="live", description="batch: model calls count against the tenant's limits apart from live traffic.")
     terms: list[str] = Field(default=[], max_length=20_000)
     products: list[str] = Field(default=[], max_length=5_000, description="Product names, for offline copy.")
 

@@ -204,6 +204,17 @@ async def test_tenant_request_limit_answers_429_with_retry_after() -> None:
     await llm.complete(ask(tenant_id="small"))  # a new window
 
 
+async def test_a_tenants_batch_jobs_have_its_limits_apart_from_its_live_traffic() -> None:
+    limits = {"default": {"requests_per_minute": 2}, "tenants": {"big": {"requests_per_minute": 3}}}
+    llm = router(catalog(THREE, MAIN, limits=limits), *providers())
+    for _ in range(3):
+        await llm.complete(ask(tenant_id="big", lane="batch"))  # the tenant's own limit, in the batch lane
+    with pytest.raises(TenantRateLimited):
+        await llm.complete(ask(tenant_id="big", lane="batch"))
+    for _ in range(3):
+        await llm.complete(ask(tenant_id="big"))  # live chat still has its whole budget
+
+
 async def test_tenant_token_limit_counts_reported_usage() -> None:
     llm = router(catalog(THREE, MAIN, limits={"default": {"tokens_per_minute": 200}}), *providers())
     await llm.complete(ask(tenant_id="t"))  # each answer uses 120 tokens

@@ -9,10 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from runs.batches import quiet_hours_end
+from runs.batches import BatchRunner, quiet_hours_end
 from runtime.services import Services
+from runtime.settings import Settings
 from store.batches import ITEM_ABANDONED, BatchStore
 from store.db import make_sessionmaker
+from store.models import Batch, BatchItem
+from tests.api.test_runs import eventually
 
 
 @pytest.fixture
@@ -73,3 +76,25 @@ def test_quiet_hours_hold_a_message_until_they_end(now: str, window: dict[str, s
     shanghai = ZoneInfo("Asia/Shanghai")
     expected = datetime.fromisoformat(until).replace(tzinfo=shanghai) if until else None
     assert quiet_hours_end(window, datetime.fromisoformat(now).replace(tzinfo=shanghai)) == expected
+
+
+@pytest.mark.parametrize(("live_runs", "chunk"), [(0, 4), (2, 1)])
+async def test_a_batch_gives_way_to_live_turns(store: BatchStore, settings: Settings, live_runs: int, chunk: int) -> None:
+    """While interactive runs stay in flight past the yield time, a batch goes one item at a time."""
+    batch = await store.create("t1", "evaluate", {}, list(range(6)))
+    sizes: list[int] = []
+
+    async def execute(batch: Batch, claim: str, items: list[BatchItem]) -> None:
+        sizes.append(len(items))
+        for item in items:
+            await store.finish(item, claim, result={})
+
+    async def live() -> int:
+        return live_runs
+
+    tuned = settings.model_copy(update={"batch_concurrency": 4, "batch_yield_seconds": 0.05})
+    runner = BatchRunner(store, execute, tuned, live=live)
+    await runner.step()
+    await eventually(lambda: asyncio.sleep(0, result=bool(sizes)))
+    await runner.stop()
+    assert sizes[0] == chunk and (await store.get("t1", batch.batch_id)).state == "running"  # type: ignore[union-attr]
