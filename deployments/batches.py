@@ -31,7 +31,8 @@ async def _run_chunk(overrides: dict[str, Any], app_name: str, batch: dict[str, 
     try:
         backends = handle_backends({name: serve.get_deployment_handle(deployment, app_name)
                                     for name, deployment in DEPLOYMENTS.items()})
-        processor = components.batch_processor(settings, backends.social, backends.agents, make_sessionmaker(engine))
+        processor = components.batch_processor(settings, backends.social, backends.agents, backends.memory,
+                                               backends.products, make_sessionmaker(engine))
         await processor.run(Batch(**batch), claim, [BatchItem(**item) for item in items])
     finally:
         await engine.dispose()

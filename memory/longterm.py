@@ -44,6 +44,10 @@ class LongTermIndex(Protocol):
         """The tenant's records among these ids, in the order asked; unknown ids are left out."""
         ...
 
+    async def ids(self, tenant_id: str, after: str, limit: int) -> list[str]:
+        """The tenant's memory ids above ``after``, ascending: every memory, page by page (a re-index)."""
+        ...
+
     async def check(self) -> str: ...
 
     async def close(self) -> None: ...
@@ -175,6 +179,11 @@ class SqliteLongTermIndex:
         found = {row[0]: _record(row) for row in rows}
         return [found[memory_id] for memory_id in dict.fromkeys(memory_ids) if memory_id in found]
 
+    async def ids(self, tenant_id: str, after: str, limit: int) -> list[str]:
+        sql = "SELECT memory_id FROM memories WHERE tenant_id = ? AND memory_id > ? ORDER BY memory_id LIMIT ?"
+        rows = await self._db.run(lambda connection: connection.execute(sql, (tenant_id, after, limit)).fetchall())
+        return [row[0] for row in rows]
+
     async def check(self) -> str:
         return await self._db.check()
 
@@ -265,6 +274,13 @@ class ElasticLongTermIndex:
         response = await self._es.mget(index=self._index, ids=list(dict.fromkeys(memory_ids)), routing=tenant_id)
         records = [MemoryRecord.model_validate(doc["_source"]) for doc in response["docs"] if doc.get("found")]
         return [record for record in records if record.tenant_id == tenant_id]
+
+    async def ids(self, tenant_id: str, after: str, limit: int) -> list[str]:
+        response = await self._es.search(
+            index=self._index, routing=tenant_id, size=limit, source=False, sort=[{"memory_id": "asc"}],
+            query={"bool": {"filter": [{"term": {"tenant_id": tenant_id}}, {"range": {"memory_id": {"gt": after}}}]}},
+        )
+        return [hit["_id"] for hit in response["hits"]["hits"]]
 
     async def check(self) -> str:
         return await elastic.check(self._es)

@@ -123,6 +123,19 @@ class MemoryService:
         await self._vectors.delete(tenant_id, [memory_id])
         return True
 
+    async def memory_ids(self, tenant_id: str, after: str = "", limit: int = 1000) -> list[str]:
+        """The tenant's memory ids above ``after``, ascending: page through every memory (a re-index)."""
+        return await self._longterm.ids(tenant_id, after, limit)
+
+    async def reembed(self, tenant_id: str, memory_ids: list[str]) -> int:
+        """Embeds these memories again, from their text in the long-term index, into the vector store: after an
+        embedder change, into a new collection (``MAS_MILVUS_COLLECTION_PREFIX``). Returns how many were found."""
+        records = await self._longterm.get(tenant_id, memory_ids)
+        if records:
+            vectors = await self._embedder.embed([record.text for record in records])
+            await self._vectors.upsert([VectorRow(r.memory_id, r.tenant_id, r.thread_id, v) for r, v in zip(records, vectors)])
+        return len(records)
+
     async def search(self, tenant_id: str, query: str, thread_id: str | None = None, k: int = 5) -> list[ScoredMemory]:
         """Hybrid search over a thread, or the whole tenant when ``thread_id`` is None; best first.
 

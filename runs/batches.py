@@ -23,23 +23,28 @@ from pydantic import BaseModel, ValidationError
 
 from agents.graph import AgentSet
 from agents.social.models import BeautifyRequest, CommentRequest, KeywordsRequest, ReplyRequest
+from memory.service import MemoryService, ProductIndex
+from memory.types import ProductDoc
 from runs.errors import ServiceError
 from runs.evaluation import ROWS, EvaluatedAgent, metrics, predict
 from runs.settings import RunsSettings
 from runs.social import SocialService
 from store.batches import BatchStore
 from store.models import Batch, BatchItem, utcnow
+from store.products import ProductStore
 from store.tenants import TenantStore
 from store.threads import ThreadStore
 
 log = logging.getLogger("mas.batches")
 
-BatchKind = Literal["social.comment", "social.reply", "social.keywords", "social.beautify", "campaign", "evaluate"]
+BatchKind = Literal["social.comment", "social.reply", "social.keywords", "social.beautify", "campaign", "evaluate", "reindex"]
+ReindexTarget = Literal["products", "memories", "all"]
 SOCIAL: dict[str, tuple[type[BaseModel], str]] = {
     "social.comment": (CommentRequest, "comment"), "social.reply": (ReplyRequest, "reply"),
     "social.keywords": (KeywordsRequest, "keywords"), "social.beautify": (BeautifyRequest, "beautify"),
 }
 MAX_ITEMS = 20_000
+REINDEX_PAGE = 100  # ids per reindex item
 RESULTS_PAGE = 500
 LIVE_POLL_S = 0.25
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -59,13 +64,29 @@ def checked_items(kind: BatchKind, items: list[Any], options: dict[str, Any]) ->
         model = SOCIAL[kind][0]
     elif kind == "evaluate":
         model = ROWS[options["agent"]]
+    elif kind == "campaign":
+        return [str(item) for item in items]  # thread ids (the schema checked them)
     else:
-        return [str(item) for item in items]  # campaign: thread ids (the schema checked them)
+        return items  # reindex: built by ``reindex_items``
     for index, item in enumerate(items):
         try:
             model.model_validate(item)
         except ValidationError as exc:
             raise _invalid(index, exc) from None
+    return items
+
+
+async def reindex_items(tenant_id: str, target: ReindexTarget, products: ProductStore, memory: MemoryService) -> list[Any]:
+    """A reindex batch's items: the tenant's product ids and memory ids, REINDEX_PAGE to an item."""
+    items: list[dict[str, Any]] = []
+    if target in ("products", "all"):
+        ids = await products.ids(tenant_id)
+        items += [{"target": "products", "ids": ids[start:start + REINDEX_PAGE]} for start in range(0, len(ids), REINDEX_PAGE)]
+    if target in ("memories", "all"):
+        after = ""
+        while (page := await memory.memory_ids(tenant_id, after, REINDEX_PAGE)) and len(items) < MAX_ITEMS:
+            items.append({"target": "memories", "ids": page})
+            after = page[-1]
     return items
 
 
@@ -157,10 +178,10 @@ class BatchProcessor:
     """Runs a claimed chunk of one batch: each item through its kind's handler, all of them at once (a chunk is
     ``batch_concurrency`` items), and writes each outcome once."""
 
-    def __init__(self, store: BatchStore, social: SocialService, agents: AgentSet, threads: ThreadStore, tenants: TenantStore,
-                 settings: RunsSettings) -> None:
-        self._store, self._social, self._agents = store, social, agents
-        self._threads, self._tenants, self._settings = threads, tenants, settings
+    def __init__(self, store: BatchStore, social: SocialService, agents: AgentSet, memory: MemoryService, index: ProductIndex,
+                 threads: ThreadStore, tenants: TenantStore, products: ProductStore, settings: RunsSettings) -> None:
+        self._store, self._social, self._agents, self._memory, self._index = store, social, agents, memory, index
+        self._threads, self._tenants, self._products, self._settings = threads, tenants, products, settings
 
     async def run(self, batch: Batch, claim: str, items: list[BatchItem]) -> None:
         await asyncio.gather(*(self._one(batch, claim, item) for item in items))
@@ -191,7 +212,18 @@ class BatchProcessor:
             return answer.model_dump(mode="json")
         if batch.kind == "evaluate":
             return await predict(self._agents, batch.options["agent"], item)
+        if batch.kind == "reindex":
+            return await self._reindex(batch.tenant_id, item["target"], item["ids"])
         return await self._campaign(batch, str(item))
+
+    async def _reindex(self, tenant_id: str, target: str, ids: list[str]) -> dict[str, Any]:
+        """Embeds these products (from the catalog) or memories (from their text) again, with the embedder configured now."""
+        if target == "products":
+            rows = await self._products.get_many(tenant_id, ids)
+            docs = [ProductDoc(**{name: getattr(row, name) for name in ProductDoc.model_fields}) for row in rows.values()]
+            await self._index.upsert(tenant_id, docs)
+            return {"target": target, "reindexed": len(docs)}
+        return {"target": target, "reindexed": await self._memory.reembed(tenant_id, ids)}
 
     async def _campaign(self, batch: Batch, thread_id: str) -> dict[str, Any]:
         """A draft for one thread; none for a thread marked do-not-contact; sent after the tenant's quiet hours."""

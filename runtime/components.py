@@ -97,8 +97,9 @@ def social_service(social: SocialAgent, memory: MemoryService, sessions: async_s
     return SocialService(social, ThreadStore(sessions), ThreadTranscript(sessions), ProductStore(sessions), memory, lane)
 
 
-def batch_processor(settings: Settings, social: SocialAgent, agents: AgentSet, sessions: async_sessionmaker[AsyncSession]
-                    ) -> BatchProcessor:
-    """Runs batch items through ``social`` and ``agents`` (local objects, or the deployments' handles in a Ray task)."""
-    return BatchProcessor(BatchStore(sessions), social_service(social, agents.memory, sessions, "batch"), agents, ThreadStore(sessions),
-                          TenantStore(sessions), settings)
+def batch_processor(settings: Settings, social: SocialAgent, agents: AgentSet, memory: MemoryService, index: ProductIndex,
+                    sessions: async_sessionmaker[AsyncSession]) -> BatchProcessor:
+    """Runs batch items through ``social``, ``agents``, ``memory`` and the product ``index`` (local objects, or the
+    deployments' handles in a Ray task)."""
+    return BatchProcessor(BatchStore(sessions), social_service(social, memory, sessions, "batch"), agents, memory, index,
+                          ThreadStore(sessions), TenantStore(sessions), ProductStore(sessions), settings)

@@ -96,7 +96,8 @@ class Services:
             services.worker = RunQueueWorker(services.runs, services.executor.execute, settings,
                                              settings.effective_webhook_secret, webhook_body=webhook_body)
             services.worker.start()
-            batches = batches or components.batch_processor(settings, backends.social, backends.agents, sessions).run
+            batches = batches or components.batch_processor(settings, backends.social, backends.agents, backends.memory,
+                                                                backends.products, sessions).run
         if batches is not None:
             services.batch_runner = BatchRunner(batch_store, batches, settings, live=services.runs.live)
             services.batch_runner.start()

@@ -69,3 +69,8 @@ class ProductStore:
             rows = await session.execute(select(*columns).where(Product.tenant_id == tenant_id).order_by(Product.product_id).limit(limit))
             return [{"name": name, "aliases": aliases or [], "category": category or "", "tags": tags or [],
                      "indications": indications or []} for name, aliases, category, tags, indications in rows]
+
+    async def ids(self, tenant_id: str) -> list[str]:
+        async with self._sessions() as session:
+            return list(await session.scalars(select(Product.product_id).where(Product.tenant_id == tenant_id)
+                                              .order_by(Product.product_id)))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.api.test_products import CATALOG
 from tests.api.test_runs import eventually
 from tests.client import ApiClient, assert_error
 
@@ -117,3 +118,18 @@ async def test_batches_are_the_tenants_own(tenant_a: ApiClient, tenant_b: ApiCli
     mine = await tenant_a.expect(200, "GET", "/v1/batches")
     theirs = await tenant_b.expect(200, "GET", "/v1/batches")
     assert [b["batch_id"] for b in mine["items"]] == [batch_id] and theirs["total"] == 0
+
+
+async def test_a_reindex_embeds_the_tenants_products_and_memories_again(tenant_a: ApiClient, tenant_b: ApiClient) -> None:
+    await tenant_a.expect(200, "POST", "/v1/products/import", json=CATALOG)
+    thread = await tenant_a.expect(201, "POST", "/v1/threads", json={"nickname": "Lily"})
+    await tenant_a.expect(200, "POST", "/v1/memory/insert", json={"thread_id": thread["thread_id"], "memories": ["对酒精过敏", "预算5000"]})
+    accepted = await tenant_a.expect(202, "POST", "/v1/batches", json={"kind": "reindex"})
+    assert (await finished(tenant_a, accepted["batch_id"]))["state"] == "completed"
+    lines = await results(tenant_a, accepted["batch_id"])
+    assert [line["result"] for line in lines] == [{"target": "products", "reindexed": len(CATALOG)},
+                                                  {"target": "memories", "reindexed": 2}]
+    hits = await tenant_a.expect(200, "GET", "/v1/products/search", params={"q": "水光针"})
+    assert hits["results"][0]["product_id"] == CATALOG[0]["product_id"]
+    assert_error(await tenant_b.post("/v1/batches", json={"kind": "reindex"}), 400, "NOTHING_TO_REINDEX")
+    assert_error(await tenant_a.post("/v1/batches", json={"kind": "reindex", "items": [1]}), 400, "ITEMS_NOT_ACCEPTED")

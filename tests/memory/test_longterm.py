@@ -149,3 +149,14 @@ async def test_check_reports_ok(index: LongTermIndex) -> None:
 
 def test_the_sqlite_file_lives_under_the_data_dir(tmp_path: Path) -> None:
     assert embedded_settings(tmp_path).fts_path("memory") == tmp_path.resolve() / "memory_fts.db"
+
+
+async def test_every_memory_of_a_tenant_can_be_paged_through_by_id(index: LongTermIndex, tenant: str) -> None:
+    mine = [memory(tenant, f"记录{i}") for i in range(7)]
+    await index.add([*mine, memory(f"{tenant}-other", "别人的记录")])
+    pages, after = [], ""
+    while page := await index.ids(tenant, after, 3):
+        pages.append(page)
+        after = page[-1]
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [memory_id for page in pages for memory_id in page] == sorted(record.memory_id for record in mine)

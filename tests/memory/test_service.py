@@ -193,3 +193,14 @@ def test_turn_messages_and_records_are_plain_pydantic() -> None:
 
     message = TurnMessage(role="user", content="你好")
     assert pickle.loads(pickle.dumps(message)) == message
+
+
+async def test_reembedding_rebuilds_the_vectors_of_every_memory_from_its_text(service: MemoryService, tenant: str) -> None:
+    """What the ``reindex`` batch does after an embedder change: vectors lost (a new collection), text kept."""
+    records = await service.insert(tenant, "t1", ["客户对酒精过敏，护肤品要无酒精", "预算在5000元以内"])
+    ids = await service.memory_ids(tenant)
+    assert sorted(ids) == sorted(record.memory_id for record in records)
+    await service._vectors.delete(tenant, ids)  # the vectors are gone, as in a fresh collection
+    assert "vector" not in (await service.search(tenant, "我对酒精过敏", "t1", k=1))[0].matched_by
+    assert await service.reembed(tenant, [*ids, "someone-elses"]) == 2
+    assert (await service.search(tenant, "我对酒精过敏", "t1", k=1))[0].matched_by == ["vector", "keyword"]
