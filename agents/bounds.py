@@ -13,6 +13,10 @@ History = Annotated[
     Field(max_length=50, description="Earlier customer messages, oldest first (at most 50)."),
 ]
 
+# An http(s) URL of an image or audio a client sends; no whitespace or control characters, spelled out: regex engines
+# disagree on what \s covers.
+MediaUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=2000)]
+
 
 class StrictInput(BaseModel):
     """An agent input the API serves as its request body: unknown keys and values of another JSON type are refused,

@@ -6,6 +6,7 @@ them again, and an item's outcome is written once (``store.batches``)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import ray
@@ -13,6 +14,7 @@ from ray import serve
 
 from api.schemas.runs import run_record_body
 from deployments.agents import Overrides, handle_backends
+from runs.batches import BatchProcessor
 from runtime import components
 from runtime.services import Services
 from runtime.settings import Settings
@@ -24,21 +26,8 @@ DEPLOYMENTS = {"llm_router": "LLMRouter", "memory": "Memory", "product": "Produc
                "sentiment": "Sentiment", "intent": "Intent", "sales": "Sales", "workflow": "Workflow", "social": "Social"}
 
 
-async def _run_chunk(overrides: dict[str, Any], app_name: str, batch: dict[str, Any], claim: str,
-                     items: list[dict[str, Any]]) -> None:
-    settings = Settings(**overrides)
-    engine = components.database(settings)
-    try:
-        backends = handle_backends({name: serve.get_deployment_handle(deployment, app_name)
-                                    for name, deployment in DEPLOYMENTS.items()})
-        processor = components.batch_processor(settings, backends.social, backends.agents, backends.memory,
-                                               backends.products, make_sessionmaker(engine))
-        await processor.run(Batch(**batch), claim, [BatchItem(**item) for item in items])
-    finally:
-        await engine.dispose()
-
-
 _loop: asyncio.AbstractEventLoop | None = None
+_processors: dict[str, BatchProcessor] = {}
 
 
 def _process_loop() -> asyncio.AbstractEventLoop:
@@ -50,11 +39,25 @@ def _process_loop() -> asyncio.AbstractEventLoop:
     return _loop
 
 
+def _processor(overrides: dict[str, Any], app_name: str) -> BatchProcessor:
+    """The worker process's processor for this application, built once (database engine, handles) and used by every
+    chunk it runs, like a replica's: on the process's one loop, so its connections stay valid."""
+    key = json.dumps([overrides, app_name], sort_keys=True, default=str)
+    if key not in _processors:
+        settings = Settings(**overrides)
+        backends = handle_backends({name: serve.get_deployment_handle(deployment, app_name)
+                                    for name, deployment in DEPLOYMENTS.items()})
+        _processors[key] = components.batch_processor(settings, backends.social, backends.agents, backends.memory,
+                                                      backends.products, make_sessionmaker(components.database(settings)))
+    return _processors[key]
+
+
 @ray.remote(num_cpus=0, max_retries=0)
 def run_chunk(overrides: dict[str, Any], app_name: str, batch: dict[str, Any], claim: str, items: list[dict[str, Any]]) -> None:
     """One chunk of a batch, in a Ray worker process (a failed task is not retried here: its items' leases expire and
     the driver claims them again, counting the attempt)."""
-    _process_loop().run_until_complete(_run_chunk(overrides, app_name, batch, claim, items))
+    chunk = _processor(overrides, app_name).run(Batch(**batch), claim, [BatchItem(**item) for item in items])
+    _process_loop().run_until_complete(chunk)
 
 
 @serve.deployment(name="BatchDriver")

@@ -15,11 +15,11 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 
 from agents.graph import AgentSet
 from agents.social.models import BeautifyRequest, CommentRequest, KeywordsRequest, ReplyRequest
@@ -29,7 +29,7 @@ from runs.errors import ServiceError
 from runs.evaluation import ROWS, EvaluatedAgent, metrics, predict
 from runs.settings import RunsSettings
 from runs.social import SocialService
-from store.batches import BatchStore
+from store.batches import BatchStore, unfinished
 from store.models import Batch, BatchItem, utcnow
 from store.products import ProductStore
 from store.tenants import TenantStore
@@ -44,6 +44,7 @@ SOCIAL: dict[str, tuple[type[BaseModel], str]] = {
     "social.keywords": (KeywordsRequest, "keywords"), "social.beautify": (BeautifyRequest, "beautify"),
 }
 MAX_ITEMS = 20_000
+ThreadId = Annotated[str, StringConstraints(min_length=1, max_length=64)]  # a campaign's item
 REINDEX_PAGE = 100  # ids per reindex item
 RESULTS_PAGE = 500
 LIVE_POLL_S = 0.25
@@ -59,18 +60,14 @@ def _invalid(index: int, error: ValidationError) -> ServiceError:
 
 
 def checked_items(kind: BatchKind, items: list[Any], options: dict[str, Any]) -> list[Any]:
-    """Every item valid for its kind, as it will be stored (422 naming the first bad item otherwise)."""
-    if kind in SOCIAL:
-        model = SOCIAL[kind][0]
-    elif kind == "evaluate":
-        model = ROWS[options["agent"]]
-    elif kind == "campaign":
-        return [str(item) for item in items]  # thread ids (the schema checked them)
-    else:
-        return items  # reindex: built by ``reindex_items``
+    """Every item valid for its kind, as it will be stored (400 INVALID_ITEM naming the first bad item otherwise)."""
+    if kind == "reindex":
+        return items  # built by ``reindex_items``
+    shape: TypeAdapter[Any] = TypeAdapter(SOCIAL[kind][0] if kind in SOCIAL else ROWS[options["agent"]] if kind == "evaluate"
+                                          else ThreadId)
     for index, item in enumerate(items):
         try:
-            model.model_validate(item)
+            shape.validate_python(item)
         except ValidationError as exc:
             raise _invalid(index, exc) from None
     return items
@@ -107,16 +104,31 @@ class Progress(BaseModel):
     finished_at: datetime | None
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 class BatchService:
-    def __init__(self, store: BatchStore, settings: RunsSettings) -> None:
-        self._store, self._settings = store, settings
+    def __init__(self, store: BatchStore, threads: ThreadStore, products: ProductStore, memory: MemoryService) -> None:
+        self._store, self._threads, self._products, self._memory = store, threads, products, memory
 
-    async def submit(self, tenant_id: str, kind: BatchKind, items: list[Any], options: dict[str, Any]) -> Batch:
-        return await self._store.create(tenant_id, kind, options, checked_items(kind, items, options))
+    async def submit(self, tenant_id: str, kind: BatchKind, items: list[Any] | None, inactive_days: int | None,
+                     options: dict[str, Any]) -> Batch:
+        """Stores the batch with its items: those given, a campaign's threads inactive for ``inactive_days``, or a
+        reindex's products and memories; each checked for its kind. 400 for a combination the kind does not take."""
+        if kind == "reindex":
+            if items is not None or inactive_days is not None:
+                raise ServiceError(400, "ITEMS_NOT_ACCEPTED", "a reindex batch takes the tenant's own products and memories: no items")
+            items = await reindex_items(tenant_id, options.get("target", "all"), self._products, self._memory)
+            if not items:
+                raise ServiceError(400, "NOTHING_TO_REINDEX", "the tenant has no products or memories to reindex")
+        elif (items is None) == (inactive_days is None):
+            raise ServiceError(400, "ITEMS_OR_SOURCE", "send either items or source")
+        elif inactive_days is not None:
+            if kind != "campaign":
+                raise ServiceError(400, "SOURCE_NOT_SUPPORTED", "only campaign batches take a source")
+            items = list(await self._threads.inactive(tenant_id, utcnow() - timedelta(days=inactive_days), MAX_ITEMS))
+            if not items:
+                raise ServiceError(400, "EMPTY_SOURCE", f"no thread has been inactive for {inactive_days} days")
+        if kind == "evaluate" and "agent" not in options:
+            raise ServiceError(400, "OPTIONS_REQUIRED", "an evaluate batch names the agent it evaluates: options.agent")
+        return await self._store.create(tenant_id, kind, options, checked_items(kind, items or [], options))
 
     async def _batch(self, tenant_id: str, batch_id: str) -> Batch:
         batch = await self._store.get(tenant_id, batch_id)
@@ -132,7 +144,7 @@ class BatchService:
         finished = counts.get("done", 0) + counts.get("failed", 0)
         rate = eta = None
         if batch.started_at is not None and finished:
-            elapsed = ((_aware(batch.finished_at) if batch.finished_at else utcnow()) - _aware(batch.started_at)).total_seconds()
+            elapsed = ((batch.finished_at or utcnow()) - batch.started_at).total_seconds()
             rate = round(finished / max(elapsed, 1e-3), 3)
             left = counts.get("pending", 0) + counts.get("running", 0)
             eta = round(left / rate, 1) if batch.state in ("queued", "running") else 0.0
@@ -147,7 +159,7 @@ class BatchService:
 
     async def cancel(self, tenant_id: str, batch_id: str) -> Progress:
         batch = await self._batch(tenant_id, batch_id)
-        if not await self._store.cancel(tenant_id, batch_id) and batch.state not in ("cancelled",):
+        if not await self._store.cancel(tenant_id, batch_id) and batch.state != "cancelled":
             raise ServiceError(409, "BATCH_FINISHED", f"batch '{batch_id}' has already {batch.state}")
         return await self.progress(tenant_id, batch_id)
 
@@ -168,10 +180,6 @@ class BatchService:
                 after = page[-1].index
 
         return lines()
-
-
-class _Refused(Exception):
-    """The item itself is wrong (a 4xx): retrying will not help."""
 
 
 class BatchProcessor:
@@ -340,10 +348,12 @@ class BatchRunner:
             await self._store.renew(batch_id, claim, self._settings.run_lease_seconds)
 
     async def _settle(self, batch: Batch) -> None:
+        counts = await self._store.counts(batch.batch_id)
+        if unfinished(counts):
+            return
         summary = None
-        counts = await self._store.counts(batch.batch_id) if batch.kind == "evaluate" else {}
-        if batch.kind == "evaluate" and not any(counts.get(state) for state in ("pending", "running")):
+        if batch.kind == "evaluate":
             agent: EvaluatedAgent = batch.options["agent"]
             summary = metrics(agent, await self._store.done_results(batch.batch_id))
-        if await self._store.settle(batch.batch_id, summary):
+        if await self._store.settle(batch.batch_id, counts, summary):
             log.info("batch %s (%s) finished", batch.batch_id, batch.kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,7 +15,7 @@ from runs.executor import RunExecutor
 from runs.social import SocialService
 from runs.worker import RunQueueWorker
 from runtime import components
-from runtime.backends import Backends
+from runtime.backends import Backends, RunWaker
 from runtime.settings import Settings
 from store.app_keys import ActiveKeys, AppKeyStore
 from store.assistants import AssistantStore
@@ -29,6 +30,21 @@ from store.tenants import TenantStore
 from store.threads import ThreadStore
 
 log = logging.getLogger("mas.runs")
+
+
+class _Wakes(Protocol):
+    def wake(self) -> None: ...
+
+
+async def _wake(local: _Wakes | None, deployment: RunWaker | None, name: str) -> None:
+    """Best effort: the work is already stored, and every worker polls for it anyway."""
+    if local is not None:
+        local.wake()
+    elif deployment is not None:
+        try:
+            await deployment.wake()
+        except Exception:
+            log.warning("could not wake the %s deployment; the work waits for its next poll", name, exc_info=True)
 
 
 @dataclass
@@ -88,7 +104,7 @@ class Services:
             runs=RunStore(sessions),
             backends=backends,
             social=components.social_service(backends.social, backends.memory, sessions),
-            batches=BatchService(batch_store, settings),
+            batches=BatchService(batch_store, threads, products, backends.memory),
         )
         if run_worker is None:
             run_worker = owns_backends
@@ -104,27 +120,12 @@ class Services:
         return services
 
     async def wake_worker(self) -> None:
-        """A run was queued: the worker of this process, or the RunWorker deployment, looks for it now.
-
-        Best effort: the run is already stored, and every worker polls the queue anyway.
-        """
-        if self.worker is not None:
-            self.worker.wake()
-        elif self.backends.worker is not None:
-            try:
-                await self.backends.worker.wake()
-            except Exception:
-                log.warning("could not wake the RunWorker deployment; the run waits for its next poll", exc_info=True)
+        """A run was queued: the worker of this process, or the RunWorker deployment, looks for it now."""
+        await _wake(self.worker, self.backends.worker, "RunWorker")
 
     async def wake_batches(self) -> None:
-        """A batch was submitted: this process's runner, or the BatchDriver deployment, looks for it now (best effort)."""
-        if self.batch_runner is not None:
-            self.batch_runner.wake()
-        elif self.backends.batches is not None:
-            try:
-                await self.backends.batches.wake()
-            except Exception:
-                log.warning("could not wake the BatchDriver deployment; the batch waits for its next poll", exc_info=True)
+        """A batch was submitted: this process's runner, or the BatchDriver deployment, looks for it now."""
+        await _wake(self.batch_runner, self.backends.batches, "BatchDriver")
 
     async def close(self) -> None:
         if self.batch_runner is not None:

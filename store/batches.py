@@ -25,6 +25,10 @@ ITEM_ABANDONED = "ITEM_ABANDONED"
 _INSERT_CHUNK = 1000
 
 
+def unfinished(counts: dict[str, int]) -> bool:
+    return any(counts.get(state) for state in UNFINISHED)
+
+
 class BatchStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -150,10 +154,10 @@ class BatchStore:
                 BatchItem.state == "running").values(**values))
             return bool(changed.rowcount)  # type: ignore[attr-defined]
 
-    async def settle(self, batch_id: str, summary: dict[str, Any] | None = None) -> bool:
-        """Completes a running batch with no unfinished item left (``failed`` when none succeeded); True if it did."""
-        counts = await self.counts(batch_id)
-        if any(counts.get(state) for state in UNFINISHED):
+    async def settle(self, batch_id: str, counts: dict[str, int], summary: dict[str, Any] | None = None) -> bool:
+        """Completes a running batch whose item ``counts`` have no unfinished item left (``failed`` when none
+        succeeded); True if it did. Finished items stay finished, so counts read before still hold."""
+        if unfinished(counts):
             return False
         state = "failed" if counts.get("failed") and not counts.get("done") else "completed"
         now: datetime = utcnow()

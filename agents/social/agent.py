@@ -136,9 +136,6 @@ class SocialAgent:
 
     # ---- configuration ---------------------------------------------------------------------------------
 
-    async def version(self) -> str:
-        return self._config.version
-
     async def reload(self, method: ReloadMethod) -> ReloadResult:
         """Re-reads ``configs/social/`` (and the analysis config); a file that does not validate raises ValueError
         and the running version stays."""

@@ -10,14 +10,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from agents.bounds import JSON_INT, NOT_BOOL, StrictInput
+from agents.bounds import JSON_INT, NOT_BOOL, MediaUrl, StrictInput
 from agents.social.actions import Action, PolicyOverrides, Signals
 from llm.types import Lane
 
 Count = Annotated[int, Field(ge=0, le=10**12), JSON_INT]
 TaskId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Keyword = Annotated[str, StringConstraints(min_length=1, max_length=50)]
-MediaUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=2000)]
 PROMPT_MAX = 5000
 KEYWORDS_MAX = 20
 BEAUTIFY_MAX = 10

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
-from agents.social.style import EMOJI, HASHTAG, PlatformStyle
+from agents.social.style import EMOJI, HASHTAG, Platform, PlatformStyle
 from agents.social.templates import OfflineBanks, fill
 
 ReplyKind = Literal["positive", "price", "cases", "address", "booking", "negative", "question", "neutral"]
@@ -44,9 +44,9 @@ def normalised(text: str) -> str:
     return re.sub(r"[\W_]+", "", EMOJI.sub("", HASHTAG.sub("", text)).lower())
 
 
-def comment(banks: OfflineBanks, style_key: str, post: str, terms: Sequence[str]) -> str:
+def comment(banks: OfflineBanks, platform: Platform, post: str, terms: Sequence[str]) -> str:
     bank = banks.comment
-    opener = pick(bank.openers.get(style_key) or bank.openers["rednote"], post)  # type: ignore[call-overload]
+    opener = pick(bank.openers.get(platform) or bank.openers["rednote"], post)
     if terms:
         return opener + fill(pick(bank.with_term, post, "body"), term=terms[0])
     return opener + pick(bank.without_term, post, "body")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -10,12 +9,10 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import TenantChat
 from api.deps import ServicesDep
-from api.errors import ApiError
 from api.routers import CheckedRoute
 from api.schemas.batches import BatchAccepted, BatchCreate, BatchPage
 from api.schemas.common import PageQuery
-from runs.batches import MAX_ITEMS, Progress, reindex_items
-from store.models import utcnow
+from runs.batches import Progress
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"], route_class=CheckedRoute)
 
@@ -23,28 +20,8 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"], route_class=CheckedRo
 @router.post("", response_model=BatchAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def submit(body: BatchCreate, ctx: TenantChat, services: ServicesDep) -> BatchAccepted:
     """Every item is checked for its kind (400 ``INVALID_ITEM`` naming the first bad one) and stored before the 202."""
-    if body.kind == "reindex":
-        if body.items is not None or body.source is not None:
-            raise ApiError(400, "ITEMS_NOT_ACCEPTED", "a reindex batch takes the tenant's own products and memories: no items")
-    elif (body.items is None) == (body.source is None):
-        raise ApiError(400, "ITEMS_OR_SOURCE", "send either items or source")
-    if body.kind == "evaluate" and body.options.agent is None:
-        raise ApiError(400, "OPTIONS_REQUIRED", "an evaluate batch names the agent it evaluates: options.agent")
-    if body.kind == "reindex":
-        items: list[object] = await reindex_items(ctx.tenant_id, body.options.target or "all", services.products,
-                                                  services.backends.memory)
-        if not items:
-            raise ApiError(400, "NOTHING_TO_REINDEX", "the tenant has no products or memories to reindex")
-    elif body.source is not None:
-        if body.kind != "campaign":
-            raise ApiError(400, "SOURCE_NOT_SUPPORTED", "only campaign batches take a source")
-        before = utcnow() - timedelta(days=body.source.inactive_days)
-        items = list(await services.threads.inactive(ctx.tenant_id, before, MAX_ITEMS))
-        if not items:
-            raise ApiError(400, "EMPTY_SOURCE", f"no thread has been inactive for {body.source.inactive_days} days")
-    else:
-        items = body.items or []
-    batch = await services.batches.submit(ctx.tenant_id, body.kind, items, body.options.model_dump(exclude_none=True))
+    days = body.source.inactive_days if body.source is not None else None
+    batch = await services.batches.submit(ctx.tenant_id, body.kind, body.items, days, body.options.model_dump(exclude_none=True))
     await services.wake_batches()
     return BatchAccepted(batch_id=batch.batch_id, state=batch.state, total=batch.total)
 

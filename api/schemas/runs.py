@@ -8,12 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import Header
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, model_validator
 
+from agents.bounds import MediaUrl
 from agents.intent import Invitation
 from api.schemas.common import USER_TURN, JsonObject, StrictModel
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
-# No whitespace or control characters, spelled out: regex engines disagree on what \s covers.
-MediaUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=2000)]
 
 
 IdempotencyKey = Annotated[str | None, Header(

@@ -106,6 +106,7 @@ async def test_bad_batches_get_a_clear_4xx(tenant_a: ApiClient) -> None:
     assert_error(await tenant_a.post("/v1/batches", json={"kind": "evaluate", "items": [{"text": "x", "label": "positive"}]}),
                  400, "OPTIONS_REQUIRED")
     assert_error(await tenant_a.post("/v1/batches", json={"kind": "campaign"}), 400, "ITEMS_OR_SOURCE")
+    assert_error(await tenant_a.post("/v1/batches", json={"kind": "campaign", "items": [{"thread": 1}]}), 400, "INVALID_ITEM")
     assert_error(await tenant_a.post("/v1/batches", json={"kind": "campaign", "source": {"inactive_days": 30}}), 400, "EMPTY_SOURCE")
     assert_error(await tenant_a.post("/v1/batches", json={"kind": "social.dance", "items": [1]}), 422, "VALIDATION_ERROR")
 

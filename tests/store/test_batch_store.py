@@ -36,7 +36,7 @@ async def test_an_item_whose_worker_died_is_claimed_again_and_written_once(store
     assert not await store.finish(dead[0], dead_claim, result={"late": True})  # the dead worker's write is refused
     for item in again:
         assert await store.finish(item, claim, result={"n": item.index})
-    assert await store.settle(batch.batch_id) and (await store.get("t1", batch.batch_id)).state == "completed"  # type: ignore[union-attr]
+    assert await store.settle(batch.batch_id, await store.counts(batch.batch_id)) and (await store.get("t1", batch.batch_id)).state == "completed"  # type: ignore[union-attr]
     assert [item.result for item in await store.items("t1", batch.batch_id, -1, 10)] == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
