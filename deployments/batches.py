@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import ray
@@ -31,11 +32,14 @@ _processors: dict[str, BatchProcessor] = {}
 
 
 def _process_loop() -> asyncio.AbstractEventLoop:
-    """One event loop per Ray worker process, for every task it runs: Serve binds a process's handle routers to the loop
-    they were first used on, so a fresh loop per task (``asyncio.run``) would find them bound to a closed one."""
+    """One event loop per Ray worker process, running for the process's lifetime in a thread of its own: Serve binds a
+    process's handle routers to the loop they were first used on, and delivers replica updates through it, so a loop per
+    task (``asyncio.run``) would leave them bound to a closed one, and a loop that only runs during tasks would miss the
+    updates in between."""
     global _loop
-    if _loop is None or _loop.is_closed():
+    if _loop is None:
         _loop = asyncio.new_event_loop()
+        threading.Thread(target=_loop.run_forever, name="batch-chunks", daemon=True).start()
     return _loop
 
 
@@ -57,7 +61,7 @@ def run_chunk(overrides: dict[str, Any], app_name: str, batch: dict[str, Any], c
     """One chunk of a batch, in a Ray worker process (a failed task is not retried here: its items' leases expire and
     the driver claims them again, counting the attempt)."""
     chunk = _processor(overrides, app_name).run(Batch(**batch), claim, [BatchItem(**item) for item in items])
-    _process_loop().run_until_complete(chunk)
+    asyncio.run_coroutine_threadsafe(chunk, _process_loop()).result()
 
 
 @serve.deployment(name="BatchDriver")
