@@ -29,6 +29,8 @@ from agents.compliance_rules import (
     load_rule_book,
 )
 from agents.offload import off_the_loop
+from telemetry import metrics
+from telemetry.metrics import record
 
 __all__ = ["Channel", "ComplianceAgent", "ComplianceInput", "ComplianceResult", "Direction", "Severity", "Span", "Violation"]
 
@@ -99,7 +101,9 @@ class ComplianceAgent:
         return cls(_compiled(str(resolved), _version(resolved)))
 
     async def check(self, request: ComplianceInput) -> ComplianceResult:
-        return await off_the_loop(len(request.text), self.check_text, request.text, request.channel, request.direction)
+        result = await off_the_loop(len(request.text), self.check_text, request.text, request.channel, request.direction)
+        _count(result, request)
+        return result
 
     def approves(self, text: str, channel: Channel = "chat") -> bool:
         """Whether a reply may say ``text`` as it is (no output rule objects to it)."""
@@ -143,6 +147,13 @@ def _compiled(directory: str, version: tuple[tuple[str, int, int], ...]) -> Rule
 def _version(directory: Path) -> tuple[tuple[str, int, int], ...]:
     """Names, mtimes and sizes of the packs: an edited pack is recompiled on the next load."""
     return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(directory.glob("*.yaml")))
+
+
+def _count(result: ComplianceResult, request: ComplianceInput) -> None:
+    where = {"direction": request.direction, "channel": request.channel}
+    record(metrics.COMPLIANCE_VERDICTS, verdict=result.verdict, **where)
+    for violation in result.violations:
+        record(metrics.COMPLIANCE_VIOLATIONS, category=violation.category, **where)
 
 
 def _violation(hit: Hit, text: str) -> Violation:

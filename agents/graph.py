@@ -40,6 +40,8 @@ from agents.sales import AssistantProfile, CustomerProfile, SalesInput, Suggesti
 from agents.sentiment import SentimentInput, SentimentResult
 from llm.types import LLMResponse, StreamEvent
 from memory.types import Recall
+from telemetry import metrics
+from telemetry.metrics import record as record_metric
 
 StepStatus = Literal["ok", "degraded", "skipped"]
 OPTIONAL_AGENTS = ("sentiment", "intent", "memory", "products")
@@ -61,6 +63,7 @@ class TurnInput(BaseModel):
     recent: list[str] = Field(default_factory=list, description="The customer's earlier messages, oldest first.")
     assistant: AssistantProfile
     prompt: PromptConfig | None = None
+    prompt_version: int | None = Field(default=None, description="The active prompt version (traces); None: none stored.")
     customer: CustomerProfile = CustomerProfile()
     catalog: list[CatalogService] = []
     model: str | None = None
@@ -72,8 +75,20 @@ class AgentStep(BaseModel):
     agent: str
     status: StepStatus
     latency_ms: float
+    started_ms: float = Field(default=0.0, description="When the step started, in ms after the turn's graph began.")
     output: dict[str, Any] | None = None
     reason: str | None = Field(default=None, description="Why the step was degraded or skipped.")
+
+
+class TurnTimings(BaseModel):
+    """Where the graph's time went, in ms (the run record's ``timings`` with the executor's own phases)."""
+
+    agents_ms: float = Field(default=0.0, description="Input compliance and the parallel agents, until sales started.")
+    first_token_ms: float | None = Field(default=None, description="Sales call to the reply's first text, as the graph saw it.")
+    engine_first_token_ms: float | None = Field(default=None, description="The engine's own time to first token (router).")
+    router_overhead_ms: float | None = Field(
+        default=None, description="first_token_ms - engine_first_token_ms: handle hops, routing, admission.")
+    generation_ms: float = Field(default=0.0, description="Sales call to the reply's end, output checks included.")
 
 
 class TurnResult(BaseModel):
@@ -86,6 +101,7 @@ class TurnResult(BaseModel):
     invitation: Invitation = Invitation()
     blocked: bool = Field(default=False, description="Input compliance blocked the message; the reply is its safe reply.")
     agents: dict[str, AgentStep]
+    timings: TurnTimings = TurnTimings()
 
 
 class GraphEvent(BaseModel):
@@ -139,6 +155,13 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
+def _observed(step: AgentStep) -> AgentStep:
+    """``step``, its latency recorded in ``mas_agent_latency_seconds`` (skipped steps took no time to count)."""
+    if step.status != "skipped":
+        record_metric(metrics.AGENT_LATENCY, step.latency_ms / 1000, agent=step.agent, status=step.status)
+    return step
+
+
 def _dump(result: BaseModel) -> dict[str, Any]:
     return result.model_dump(mode="json")
 
@@ -169,12 +192,13 @@ class ChatGraph:
     async def run(self, turn: TurnInput) -> AsyncIterator[GraphEvent]:
         """``agent`` events as nodes finish, ``delta`` events of checked reply text, then ``completed``."""
         steps: dict[str, AgentStep] = {}
+        began = time.perf_counter()
 
         def record(step: AgentStep) -> GraphEvent:
-            steps[step.agent] = step
+            steps[step.agent] = _observed(step)
             return GraphEvent(kind="agent", step=step)
 
-        started = time.perf_counter()
+        started = began
         try:
             screen = await self._agents.compliance.check(ComplianceInput(text=turn.text, channel=turn.channel, direction="input"))
         except Exception as exc:
@@ -189,7 +213,7 @@ class ChatGraph:
             return
 
         findings: dict[str, Any] = {}
-        async for name, step, value in self._optional_nodes(turn):
+        async for name, step, value in self._optional_nodes(turn, began):
             findings[name] = value
             yield record(step)
 
@@ -197,8 +221,10 @@ class ChatGraph:
         guard = OutputGuard(self._agents.compliance, turn.channel)
         responses: list[LLMResponse] = []
         started = time.perf_counter()
+        sales_started_ms = _elapsed_ms(began)
+        first_text: list[float] = []  # the sales call to the first text it streamed, in ms
         parts: list[str] = []
-        async for piece in self._guarded(self._agents.sales.reply(sales_input), guard, responses):
+        async for piece in self._guarded(self._agents.sales.reply(sales_input), guard, responses, started, first_text):
             parts.append(piece)
             yield GraphEvent(kind="delta", delta=piece)
         regenerated = False
@@ -212,11 +238,13 @@ class ChatGraph:
         else:
             reply = "".join(parts)
         final = responses[-1]
-        yield record(AgentStep(agent="sales", status="ok", latency_ms=_elapsed_ms(started), output={
+        timings = _timings(sales_started_ms, first_text, responses[0], _elapsed_ms(started))
+        yield record(AgentStep(agent="sales", status="ok", latency_ms=timings.generation_ms, started_ms=sales_started_ms, output={
             "model": final.model, "provider": final.provider, "attempts": [a.model_dump() for a in final.attempts],
-            "regenerated": regenerated,
+            "regenerated": regenerated, "calls": [_call(response) for response in responses],
         }))
-        yield record(AgentStep(agent="compliance_output", status="ok", latency_ms=round(guard.elapsed_ms, 2), output={
+        yield record(AgentStep(agent="compliance_output", status="ok", latency_ms=round(guard.elapsed_ms, 2),
+                               started_ms=sales_started_ms, output={
             "verdict": "approved" if not guard.violations else "rewritten",
             "checks": guard.checks,
             "violations": [_dump(v) for v in guard.violations],
@@ -235,12 +263,13 @@ class ChatGraph:
             cost_usd=round(sum(call[2] for call in calls), 8),
             invitation=findings["intent"].invitation if findings.get("intent") else Invitation(),
             agents=steps,
+            timings=timings,
         ))
 
     async def suggest(self, turn: TurnInput) -> Suggestions:
         """Replies a human agent could send, each passed through output compliance (rewritten where needed)."""
         findings: dict[str, Any] = {}
-        async for name, _, value in self._optional_nodes(turn):
+        async for name, _, value in self._optional_nodes(turn, time.perf_counter()):
             findings[name] = value
         suggestions = await self._agents.sales.suggest(self._sales_input(turn, findings))
         guard = OutputGuard(self._agents.compliance, turn.channel)
@@ -249,11 +278,15 @@ class ChatGraph:
             cleaned.append((await guard.clean(reply)).strip() or FALLBACK_REPLY)
         return suggestions.model_copy(update={"replies": cleaned})
 
-    async def _guarded(self, events: AsyncIterator[StreamEvent], guard: OutputGuard, responses: list[LLMResponse]) -> AsyncIterator[str]:
+    async def _guarded(self, events: AsyncIterator[StreamEvent], guard: OutputGuard, responses: list[LLMResponse],
+                       started: float, first_text: list[float]) -> AsyncIterator[str]:
+        """The checked text of ``events``; ``first_text`` gets the time from ``started`` to their first text."""
         buffer = ""
         async for event in events:
             if event.response is not None:
                 responses.append(event.response)
+            if event.delta and not first_text:
+                first_text.append(_elapsed_ms(started))
             buffer += event.delta
             sentences, buffer = split_sentences(buffer)
             # The sentences completed by this delta, checked together: one call, however many arrived.
@@ -275,20 +308,22 @@ class ChatGraph:
             ),
         }
 
-    async def _optional_nodes(self, turn: TurnInput) -> AsyncIterator[tuple[str, AgentStep, Any]]:
+    async def _optional_nodes(self, turn: TurnInput, began: float) -> AsyncIterator[tuple[str, AgentStep, Any]]:
         """Runs the optional agents concurrently; yields (name, step, result or None) as each finishes."""
 
         async def node(name: str, call: Callable[[], Awaitable[Any]]) -> tuple[str, AgentStep, Any]:
             started = time.perf_counter()
+            at = {"started_ms": round((started - began) * 1000, 2)}
             try:
                 value = await asyncio.wait_for(call(), self._timeout_s)
             except asyncio.TimeoutError:
-                reason = f"timed out after {self._timeout_s:g} s"
+                reason, cause = f"timed out after {self._timeout_s:g} s", "timeout"
             except Exception as exc:  # an optional node never fails the run
-                reason = f"{type(exc).__name__}: {exc}"
+                reason, cause = f"{type(exc).__name__}: {exc}", "error"
             else:
-                return name, AgentStep(agent=name, status="ok", latency_ms=_elapsed_ms(started), output=_dump(value)), value
-            return name, AgentStep(agent=name, status="degraded", latency_ms=_elapsed_ms(started), reason=reason), None
+                return name, AgentStep(agent=name, status="ok", latency_ms=_elapsed_ms(started), output=_dump(value), **at), value
+            record_metric(metrics.AGENT_DEGRADED, agent=name, cause=cause)
+            return name, AgentStep(agent=name, status="degraded", latency_ms=_elapsed_ms(started), reason=reason, **at), None
 
         tasks = [asyncio.ensure_future(node(name, call)) for name, call in self._optional_calls(turn).items()]
         try:
@@ -316,3 +351,22 @@ class ChatGraph:
             model=turn.model,
             now=turn.now,
         )
+
+
+def _call(response: LLMResponse) -> dict[str, Any]:
+    """One LLM call of the sales step, for the run record and its trace's generation."""
+    return {"model": response.model, "provider": response.provider, "input_tokens": response.usage.input_tokens,
+            "output_tokens": response.usage.output_tokens, "cost_usd": response.cost_usd,
+            "latency_ms": round(response.latency_ms, 2), "first_token_ms": response.first_token_ms}
+
+
+def _timings(sales_started_ms: float, first_text: list[float], first: LLMResponse, generation_ms: float) -> TurnTimings:
+    """The turn's latency split; the router's overhead is what the graph waited for the first text beyond the engine's own
+    time to first token (both of the first reply, not a regeneration), recorded in ``mas_llm_router_overhead_seconds``."""
+    seen = first_text[0] if first_text else None
+    engine = first.first_token_ms
+    overhead = round(seen - engine, 2) if seen is not None and engine is not None else None
+    if overhead is not None:
+        record_metric(metrics.ROUTER_OVERHEAD, max(overhead, 0.0) / 1000, model=first.model)
+    return TurnTimings(agents_ms=sales_started_ms, first_token_ms=seen, engine_first_token_ms=engine,
+                       router_overhead_ms=overhead, generation_ms=generation_ms)

@@ -118,6 +118,7 @@ class TenantContext:
 
     principal: Principal
     tenant: Tenant
+    request_id: str | None = None  # X-Request-ID (api.middleware), carried into what the request stores: runs
 
     @property
     def tenant_id(self) -> str:
@@ -152,6 +153,7 @@ def tenant_scope(scope: str) -> Callable[..., Any]:
     async def dependency(
         principal: Annotated[Principal, Depends(require_scope(scope))],
         services: ServicesDep,
+        request: Request,
         x_tenant_id: Annotated[str | None, Header()] = None,
     ) -> TenantContext:
         tenant_id = resolve_tenant_id(principal, x_tenant_id)
@@ -159,7 +161,7 @@ def tenant_scope(scope: str) -> Callable[..., Any]:
         if tenant is None:
             raise ApiError(403, "TENANT_NOT_FOUND", f"tenant '{tenant_id}' is not registered")
         refuse_disabled(tenant)
-        return TenantContext(principal=principal, tenant=tenant)
+        return TenantContext(principal=principal, tenant=tenant, request_id=getattr(request.state, "request_id", None))
 
     return dependency
 

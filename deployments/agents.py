@@ -19,12 +19,12 @@ from agents.social.agent import SocialAgent
 from api.schemas.runs import run_record_body
 from deployments.forwarding import Serves
 from deployments.handles import client
+from deployments.replica import replica_settings
 from llm.router import Router
 from memory.service import MemoryService, ProductIndex
 from runtime import components
 from runtime.backends import Backends, RunWaker
 from runtime.services import Services
-from runtime.settings import Settings
 from store.db import make_sessionmaker
 
 Overrides = dict[str, Any] | None  # serve.yaml's ``args: {settings: {...}}``: settings fields over the environment
@@ -37,13 +37,13 @@ def llm_client(handle: DeploymentHandle) -> Router:
 @serve.deployment(name="Compliance")
 class Compliance(Serves):
     def __init__(self, settings: Overrides = None) -> None:
-        self.target = components.compliance(Settings(**settings or {}))
+        self.target = components.compliance(replica_settings(settings))
 
 
 @serve.deployment(name="Sentiment")
 class Sentiment(Serves):
     def __init__(self, llm_router: DeploymentHandle, settings: Overrides = None) -> None:
-        self.target = components.sentiment(Settings(**settings or {}), llm_client(llm_router))
+        self.target = components.sentiment(replica_settings(settings), llm_client(llm_router))
 
 
 @serve.deployment(name="Intent")
@@ -55,7 +55,7 @@ class Intent(Serves):
 @serve.deployment(name="Sales")
 class Sales(Serves):
     def __init__(self, llm_router: DeploymentHandle, settings: Overrides = None) -> None:
-        self.target = components.sales(Settings(**settings or {}), llm_client(llm_router))
+        self.target = components.sales(replica_settings(settings), llm_client(llm_router))
 
 
 @serve.deployment(name="Social")
@@ -63,7 +63,7 @@ class Social(Serves):
     """``SocialAgent``: social-media copy, marketing plans and customer analysis, checked by the Compliance deployment."""
 
     def __init__(self, llm_router: DeploymentHandle, compliance: DeploymentHandle, settings: Overrides = None) -> None:
-        replica = Settings(**settings or {})
+        replica = replica_settings(settings)
         self._engine = components.database(replica)  # the reload generation (runs.reloads)
         self.target = components.social(replica, llm_client(llm_router), client(compliance, ComplianceAgent),
                                         make_sessionmaker(self._engine))
@@ -88,7 +88,7 @@ class Workflow(Serves):
     """``ChatGraph`` over the agent deployments: ``run`` streams the turn's events, ``suggest`` answers at once."""
 
     def __init__(self, settings: Overrides = None, **agents: DeploymentHandle) -> None:
-        self.target = components.chat_graph(Settings(**settings or {}), agent_clients(agents))
+        self.target = components.chat_graph(replica_settings(settings), agent_clients(agents))
 
 
 def handle_backends(handles: dict[str, DeploymentHandle]) -> Backends:
@@ -111,7 +111,7 @@ class RunWorker:
     """Executes queued async runs (``runs.worker``): a run outlives the replica that accepted it, and this one."""
 
     async def __init__(self, settings: Overrides = None, **handles: DeploymentHandle) -> None:
-        self._services = await Services.open(Settings(**settings or {}), handle_backends(handles), run_worker=True,
+        self._services = await Services.open(replica_settings(settings), handle_backends(handles), run_worker=True,
                                              webhook_body=run_record_body)
 
     async def wake(self) -> None:

@@ -15,10 +15,10 @@ from ray import serve
 
 from api.schemas.runs import run_record_body
 from deployments.agents import Overrides, handle_backends
+from deployments.replica import replica_settings
 from runs.batches import BatchProcessor
 from runtime import components
 from runtime.services import Services
-from runtime.settings import Settings
 from store.db import make_sessionmaker
 from store.models import Batch, BatchItem
 
@@ -48,7 +48,7 @@ def _processor(overrides: dict[str, Any], app_name: str) -> BatchProcessor:
     chunk it runs, like a replica's: on the process's one loop, so its connections stay valid."""
     key = json.dumps([overrides, app_name], sort_keys=True, default=str)
     if key not in _processors:
-        settings = Settings(**overrides)
+        settings = replica_settings(overrides)
         backends = handle_backends({name: serve.get_deployment_handle(deployment, app_name)
                                     for name, deployment in DEPLOYMENTS.items()})
         _processors[key] = components.batch_processor(settings, backends.social, backends.agents, backends.memory,
@@ -69,7 +69,7 @@ class BatchDriver:
     async def __init__(self, settings: Overrides = None, **handles: Any) -> None:
         self._overrides = settings or {}
         self._app_name = serve.get_replica_context().app_name
-        self._services = await Services.open(Settings(**self._overrides), handle_backends(handles), run_worker=False,
+        self._services = await Services.open(replica_settings(self._overrides), handle_backends(handles), run_worker=False,
                                              webhook_body=run_record_body, batches=self._as_task)
 
     async def _as_task(self, batch: Batch, claim: str, items: list[BatchItem]) -> None:

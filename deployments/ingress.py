@@ -8,7 +8,7 @@ from ray.serve.handle import DeploymentHandle
 
 from api.app import create_app
 from deployments.agents import Overrides, handle_backends
-from runtime.settings import Settings
+from deployments.replica import replica_settings
 
 
 @serve.deployment(name="Ingress")
@@ -18,7 +18,7 @@ class Ingress:
 
     def __init__(self, settings: Overrides = None, **handles: DeploymentHandle) -> None:
         """``handles``: every deployment the API calls, by name (``deployments.app.build_app``)."""
-        self._settings = Settings(**settings or {})
+        self._settings = replica_settings(settings)
         self._backends = handle_backends(handles)
 
     def __serve_build_asgi_app__(self) -> FastAPI:

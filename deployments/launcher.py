@@ -30,6 +30,7 @@ class LaunchOptions:
     host: str | None
     port: int | None
     dashboard_port: int
+    metrics_port: int  # Ray's Prometheus endpoint (Ray's and Serve's metrics, and the mas_ ones)
     address: str  # "local" starts a new cluster; "auto" or an address joins one
 
 
@@ -55,7 +56,8 @@ def launch(options: LaunchOptions, settings: Settings, banner: str) -> None:
     os.environ["MAS_CONFIG_DIR"] = str(settings.config_dir)
     init_kwargs: dict[str, object] = {"address": options.address, "namespace": "serve"}
     if options.address == "local":
-        init_kwargs.update(include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=options.dashboard_port)
+        init_kwargs.update(include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=options.dashboard_port,
+                           _metrics_export_port=options.metrics_port)
     context = ray.init(**init_kwargs)
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         # Explicit even for SIGINT: a process started in the background inherits it ignored.
@@ -65,7 +67,8 @@ def launch(options: LaunchOptions, settings: Settings, banner: str) -> None:
         api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         wait_until_ready(api_url, _raise_if_deploy_failed)
         dashboard = context.dashboard_url or ""
-        print(banner.format(api=api_url, dashboard=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard), flush=True)
+        print(banner.format(api=api_url, dashboard=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
+                            metrics=f"http://127.0.0.1:{options.metrics_port}/metrics"), flush=True)
         while True:
             time.sleep(1)
     except KeyboardInterrupt:

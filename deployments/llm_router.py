@@ -10,11 +10,11 @@ from ray.serve.handle import DeploymentHandle
 from deployments.agents import Overrides
 from deployments.forwarding import Serves
 from deployments.handles import HandleClient
+from deployments.replica import replica_settings
 from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.types import LLMRequest, StreamEvent, merge_deltas
 from llm.vllm_engine import VLLMChunk, VLLMRequest
 from runtime import components
-from runtime.settings import Settings
 
 
 class VLLMServerClient:
@@ -33,7 +33,7 @@ class LLMRouter(Serves):
                  settings: Overrides = None) -> None:
         """``vllm_server``: the VLLMServer deployment backing the catalog provider named ``vllm_provider``."""
         clients = {vllm_provider: VLLMServerClient(vllm_server)} if vllm_server is not None else {}
-        self.target = components.llm_router(Settings(**settings or {}), clients)
+        self.target = components.llm_router(replica_settings(settings), clients)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
         """The router's stream with deltas merged per HOP_INTERVAL_S: each item crossing the handle has a fixed cost."""

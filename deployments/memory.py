@@ -8,8 +8,8 @@ from ray.serve.handle import DeploymentHandle
 from agents.product import ProductQuery, ProductResult
 from deployments.agents import Overrides, llm_client
 from deployments.forwarding import Serves
+from deployments.replica import replica_settings
 from runtime import components
-from runtime.settings import Settings
 from store.db import make_sessionmaker
 
 
@@ -18,7 +18,7 @@ class Memory(Serves):
     """``MemoryService``: turn recall and write, /v1/memory; reads the transcript from the relational store."""
 
     async def __init__(self, llm_router: DeploymentHandle, settings: Overrides = None) -> None:
-        replica = Settings(**settings or {})
+        replica = replica_settings(settings)
         self._engine = components.database(replica)
         self.target = await components.memory(replica, make_sessionmaker(self._engine), llm_client(llm_router))
 
@@ -33,7 +33,7 @@ class Product(Serves):
     which reads each hit back from the relational catalog."""
 
     async def __init__(self, settings: Overrides = None) -> None:
-        replica = Settings(**settings or {})
+        replica = replica_settings(settings)
         self._engine = components.database(replica)
         self.target = await components.product_index(replica)
         self._agent = components.product_agent(self.target, make_sessionmaker(self._engine))

@@ -14,10 +14,10 @@ from typing import Any
 from ray import serve
 
 from deployments.agents import Overrides
+from deployments.replica import replica_settings
 from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.vllm_engine import VLLMChunk, VLLMRequest, merge_chunks
 from runtime import components
-from runtime.settings import Settings
 
 
 @serve.deployment(name="VLLMServer")
@@ -25,7 +25,7 @@ class VLLMServer:
     async def __init__(self, model: str, settings: Overrides = None) -> None:
         """``model``: the model's name in the router's catalog (``MAS_MODELS_CONFIG``, default models.yaml of the
         config dir)."""
-        self._engine = components.vllm_engine(Settings(**settings or {}), model)
+        self._engine = components.vllm_engine(replica_settings(settings), model)
         await self._engine.start()
 
     async def generate(self, request: VLLMRequest | dict[str, Any]) -> AsyncIterator[VLLMChunk]:

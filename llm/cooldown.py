@@ -48,7 +48,8 @@ class Cooldowns:
     def succeeded(self, model: str) -> None:
         self._models[model] = _ModelHealth()
 
-    def failed(self, model: str) -> None:
+    def failed(self, model: str) -> bool:
+        """Counts a failure; True when it starts a cooldown."""
         health, now = self._health(model), self._clock()
         health.failures.append(now)
         while health.failures and health.failures[0] <= now - self._policy.window_s:
@@ -57,6 +58,8 @@ class Cooldowns:
             health.cooling_until = now + self._policy.cooldown_s
             health.probing = False
             health.failures.clear()
+            return True
+        return False
 
     def abandoned(self, model: str) -> None:
         """A call was cancelled by its caller: no verdict, so a probe's turn passes to the next request."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+from llm import metrics
 from llm.catalog import Catalog, ModelConfig, Timeouts, load_catalog
 from llm.cooldown import Cooldowns
 from llm.errors import (
@@ -37,6 +38,7 @@ from llm.errors import (
     ProviderNotConfigured,
     ProviderTimeout,
     StructuredOutputInvalid,
+    TenantRateLimited,
     UnknownModel,
 )
 from llm.limits import InMemoryTenantLimiter, RedisTenantLimiter, TenantLimiter
@@ -98,6 +100,8 @@ class _OpenStream:
     first: ProviderChunk | None
     chunks: AsyncGenerator[ProviderChunk, None]
     deadline: float  # event-loop time when the attempt's total timeout ends
+    opened_at: float  # event-loop time of the provider call
+    first_token_s: float  # the provider call to its first chunk
 
 
 class Router:
@@ -142,11 +146,17 @@ class Router:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         started = self._clock()
-        models = await self._plan(request)
         attempts: list[Attempt] = []
-        answer, model = await self._with_fallback(models, partial(self._complete_once, request), attempts)
+        try:
+            models = await self._plan(request)
+            answer, model = await self._with_fallback(models, partial(self._complete_once, request), attempts)
+        except LLMError as exc:
+            metrics.failed(exc, request.lane)
+            raise
         await self._count_tokens(request.tenant_id, answer.usage, request.lane)
-        return self._response(model, answer, attempts, started)
+        response = self._response(model, answer, attempts, started)
+        metrics.answered(response, request.lane)
+        return response
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
         """Text deltas, then one event with the whole response. Falls back only until the first chunk arrives."""
@@ -156,28 +166,40 @@ class Router:
             yield StreamEvent(offline=response.offline, response=response)
             return
         started = self._clock()
-        models = await self._plan(request)
         attempts: list[Attempt] = []
-        opened, model = await self._with_fallback(models, partial(self._open_stream, request), attempts)
+        try:
+            models = await self._plan(request)
+            opened, model = await self._with_fallback(models, partial(self._open_stream, request), attempts)
+        except LLMError as exc:
+            metrics.failed(exc, request.lane)
+            raise
         offline = self._is_offline(model)
         accumulator = ChunkAccumulator()
+        chunks, last_chunk_at = 0, opened.opened_at + opened.first_token_s
         try:
             async with aclosing(opened.chunks):
                 chunk = opened.first
                 while chunk is not None:
+                    chunks, last_chunk_at = chunks + 1, asyncio.get_running_loop().time()
                     accumulator.add(chunk)
                     if chunk.delta:
                         yield StreamEvent(delta=chunk.delta, offline=offline)
                     chunk = await self._next_chunk(opened.chunks, opened.deadline, "the stream to finish")
         except ProviderError as exc:
-            self._cooldowns.failed(model.name)
+            self._trip(model.name)
             attempts[-1] = attempts[-1].model_copy(update={"ok": False, "error": f"after the stream started: {exc}"})
             error = LLMTimeout if isinstance(exc, ProviderTimeout) else AllRoutesFailed
-            raise error(f"{model.name} failed after the stream started: {exc}", details=_details(attempts)) from None
+            failure = error(f"{model.name} failed after the stream started: {exc}", details=_details(attempts))
+            metrics.failed(failure, request.lane)
+            raise failure from None
         finally:
             usage = self._usage(opened.request, accumulator.result())
             await self._count_tokens(request.tenant_id, usage, request.lane)
-        yield StreamEvent(offline=offline, response=self._response(model, _Answer(accumulator.result(), usage), attempts, started))
+        metrics.streamed(model.name, model.provider, opened.first_token_s, chunks, last_chunk_at - opened.opened_at)
+        response = self._response(model, _Answer(accumulator.result(), usage), attempts, started)
+        response.first_token_ms = round(opened.first_token_s * 1000, 2)
+        metrics.answered(response, request.lane)
+        yield StreamEvent(offline=offline, response=response)
 
     async def responses(self, payload: dict[str, Any], tenant_id: str | None) -> dict[str, Any]:
         """OpenAI Responses API passthrough through the openai routes of ``payload["model"]`` (an alias or model).
@@ -196,11 +218,16 @@ class Router:
         async def call(model: ModelConfig, provider: Any, timeouts: Timeouts) -> dict[str, Any]:
             return await _timed(provider.responses(model.upstream, payload), timeouts.total_s, "the response")
 
-        body, model = await self._with_fallback(models, call, attempts)
+        try:
+            body, model = await self._with_fallback(models, call, attempts)
+        except LLMError as exc:
+            metrics.failed(exc, "live")
+            raise
         reported = body.get("usage") or {}
         usage = Usage(input_tokens=reported.get("input_tokens", 0), output_tokens=reported.get("output_tokens", 0))
         await self._count_tokens(tenant_id, usage)
         response = self._response(model, _Answer(ProviderResult(), usage), attempts, started)
+        metrics.answered(response, "live")
         mas = response.model_dump(include={"model", "provider", "cost_usd", "latency_ms", "attempts"})
         return {**body, "mas": mas}
 
@@ -284,7 +311,11 @@ class Router:
 
     async def _admit(self, tenant_id: str | None, lane: Lane = "live") -> None:
         if tenant_id is not None:
-            await self._limiter.admit(_bucket(tenant_id, lane), self.catalog.limits.for_tenant(tenant_id))
+            try:
+                await self._limiter.admit(_bucket(tenant_id, lane), self.catalog.limits.for_tenant(tenant_id))
+            except TenantRateLimited:
+                metrics.rate_limited(tenant_id, lane)
+                raise
 
     async def _count_tokens(self, tenant_id: str | None, usage: Usage, lane: Lane = "live") -> None:
         if tenant_id is not None:
@@ -306,8 +337,11 @@ class Router:
             if not self._cooldowns.admit(model.name):
                 cooling.append(model.name)
                 continue
+            if attempts and not attempts[-1].ok:
+                metrics.fell_back(attempts[-1].model)
             for try_number in range(retry.max_retries + 1):
                 if try_number:
+                    metrics.retried(model.name)
                     await self._sleep(self._backoff(try_number, failures[-1]))
                 started = self._clock()
                 try:
@@ -315,7 +349,7 @@ class Router:
                 except ProviderError as exc:
                     attempts.append(self._attempt(model, started, exc))
                     failures.append(exc)
-                    self._cooldowns.failed(model.name)
+                    self._trip(model.name)
                     logger.warning("LLM attempt on %s failed: %s", model.name, exc)
                     if exc.retryable and not self._cooldowns.cooling(model.name):
                         continue
@@ -328,6 +362,11 @@ class Router:
                 return value, model
         raise _exhausted(attempts, failures, cooling)
 
+    def _trip(self, model: str) -> None:
+        """A failure of ``model``, counted towards its cooldown."""
+        if self._cooldowns.failed(model):
+            metrics.cooled_down(model)
+
     def _backoff(self, try_number: int, error: ProviderError) -> float:
         """Exponential backoff with equal jitter (half fixed, half random); a longer Retry-After wins, up to the cap."""
         policy = self.catalog.defaults.retry
@@ -338,6 +377,7 @@ class Router:
         return delay
 
     def _attempt(self, model: ModelConfig, started: float, error: ProviderError | None = None) -> Attempt:
+        metrics.attempt(model.name, model.provider, error)
         return Attempt(
             model=model.name,
             provider=model.provider,
@@ -385,7 +425,7 @@ class Router:
         except BaseException:
             await chunks.aclose()
             raise
-        return _OpenStream(call, first, chunks, deadline)
+        return _OpenStream(call, first, chunks, deadline, now, asyncio.get_running_loop().time() - now)
 
     @staticmethod
     async def _next_chunk(chunks: AsyncGenerator[ProviderChunk, None], deadline: float, what: str) -> ProviderChunk | None:

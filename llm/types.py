@@ -75,6 +75,9 @@ class LLMResponse(BaseModel):
     usage: Usage
     cost_usd: float
     latency_ms: float
+    first_token_ms: float | None = Field(
+        default=None, description="Streamed answers: the engine's own time to first token (provider call to first chunk)."
+    )
     finish_reason: str | None = None
     tool_calls: list[ToolCall] = []
     data: Any = Field(default=None, description="The parsed structured output (requests with json_schema).")

@@ -23,6 +23,7 @@ MAS is running — Ray Serve application 'mas' on a local Ray cluster
   API            {{api}}
   API docs       {{api}}/docs
   Ray dashboard  {{dashboard}}   (token: ~/.ray/auth_token, sent as 'Authorization: Bearer <token>')
+  Metrics        {{metrics}}   (Prometheus: Ray, Serve and the mas_* metrics)
   Data dir       {data_dir}
 {key_lines}
 Press Ctrl-C to stop (Serve and the local Ray cluster stop with it).
@@ -68,6 +69,7 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         dashboard_port=args.dashboard_port,
+        metrics_port=args.metrics_port,
         address=args.address,
     )
     launch(options, settings, banner)
@@ -123,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--host", help="override http_options.host")
     start.add_argument("--port", type=int, help="override http_options.port")
     start.add_argument("--dashboard-port", type=int, default=8265)
+    start.add_argument("--metrics-port", type=int, default=8080, help="Ray's Prometheus endpoint (local cluster only)")
     start.add_argument("--address", default="local", help="'local' (new cluster, default), 'auto' or a Ray address")
     start.add_argument(
         "--proxy", choices=["serve", "haproxy"], default="serve",

@@ -27,6 +27,7 @@ from memory.service import MemoryService, ProductIndex
 from memory.types import ProductDoc
 from runs.errors import ServiceError
 from runs.evaluation import ROWS, EvaluatedAgent, metrics, predict
+from runs.observed import BacklogGauge
 from runs.settings import RunsSettings
 from runs.social import SocialService
 from store.batches import BatchStore, unfinished
@@ -281,6 +282,7 @@ class BatchRunner:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._chunks: dict[str, asyncio.Task[None]] = {}
+        self._backlog = BacklogGauge("batch_items", store.backlog)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="batch-runner")
@@ -308,6 +310,7 @@ class BatchRunner:
 
     async def step(self) -> None:
         """Starts a chunk for every runnable batch that has none in flight here."""
+        await self._backlog.sample_when_due()
         for batch in await self._store.runnable(self._settings.batch_per_tenant):
             if batch.batch_id in self._chunks:
                 continue

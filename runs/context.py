@@ -59,6 +59,7 @@ class TurnContext:
             recent=[message_text(m.content) for m in reversed(recent or []) if m.role == "user"],
             assistant=AssistantProfile.model_validate(assistant, from_attributes=True),
             prompt=prompt.config if prompt else {"personality_prompt": assistant.personality},
+            prompt_version=prompt.version if prompt else None,
             customer=CustomerProfile.model_validate(thread, from_attributes=True),
             catalog=catalog,
             model=run.requested_model,

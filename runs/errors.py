@@ -22,3 +22,12 @@ class ServiceError(Exception):
         self.message = message
         self.details = details or {}
         self.headers = headers
+
+
+class ThreadBusy(ServiceError):
+    """409: the thread has a run in flight (counted as a ``busy`` run by the executor)."""
+
+    def __init__(self, tenant_id: str, thread_id: str, mode: str) -> None:
+        super().__init__(409, "THREAD_BUSY", f"thread '{thread_id}' has a run in progress; retry when it has finished",
+                         headers={"Retry-After": "1"})
+        self.tenant_id, self.mode = tenant_id, mode

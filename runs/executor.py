@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,11 +24,14 @@ from agents.output_guard import AgentUnavailable
 from agents.sales import Suggestions
 from llm.errors import LLMError
 from memory.types import TurnMessage
+from runs import observed
 from runs.context import TurnContext
-from runs.errors import ServiceError
+from runs.errors import ServiceError, ThreadBusy
+from runs.observed import RunClock
 from store.models import Run
 from store.runs import RunStore
 from store.transcript import message_text
+from telemetry.tracing import NoTracer, Tracer
 
 log = logging.getLogger("mas.runs")
 GRAPH_ATTEMPTS = 3
@@ -76,7 +78,7 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, {"code": "INTERNAL_ERROR", "message": "the run failed unexpectedly", "details": {}}
 
 
-def result_body(run: Run, result: TurnResult, processing_time: float) -> dict[str, Any]:
+def result_body(run: Run, result: TurnResult, clock: RunClock) -> dict[str, Any]:
     steps = {name: step.model_dump(mode="json", exclude={"agent"}) for name, step in result.agents.items()}
     agents = {"compliance": {"input": steps.get("compliance_input"), "output": steps.get("compliance_output")}}
     agents.update({name: steps[name] for name in _PUBLIC_AGENTS if name in steps})
@@ -89,16 +91,19 @@ def result_body(run: Run, result: TurnResult, processing_time: float) -> dict[st
         "input_tokens": result.input_tokens,
         "output_tokens": result.output_tokens,
         "cost_usd": result.cost_usd,
-        "processing_time": round(processing_time, 3),
+        "processing_time": round(clock.now_ms() / 1000, 3),
         "invitation": result.invitation.model_dump(mode="json"),
         "blocked": result.blocked,
         "agents": agents,
+        "timings": clock.timings(result),
     }
 
 
 class RunExecutor:
-    def __init__(self, runs: RunStore, context: TurnContext, graph: Graph, memory: MemoryWriter, lease_seconds: float) -> None:
+    def __init__(self, runs: RunStore, context: TurnContext, graph: Graph, memory: MemoryWriter, lease_seconds: float,
+                 tracer: Tracer | None = None) -> None:
         self._runs = runs
+        self._tracer = tracer or NoTracer()
         self._context = context
         self._graph = graph
         self._memory = memory
@@ -123,6 +128,8 @@ class RunExecutor:
             try:
                 run = await begin
             except BaseException as exc:
+                if isinstance(exc, ThreadBusy):
+                    observed.busy(exc.mode, exc.tenant_id)
                 stored.set_exception(exc)
                 return
             stored.set_result(run)
@@ -142,18 +149,23 @@ class RunExecutor:
         await self._execute(run, lambda event: None, keep_lease=False)
 
     async def _execute(self, run: Run, emit: Callable[[RunEvent | None], None], keep_lease: bool = True) -> None:
-        store, started = self._runs, time.perf_counter()
+        store, clock, turn = self._runs, RunClock.start(run), None
         keeper = asyncio.create_task(self._keep_lease(run)) if keep_lease else None
         try:
             emit(RunEvent("run.started", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "running"}))
-            result = await self._run_graph(await self._context.turn(run), emit, replayable=run.mode != "stream")
-            body = result_body(run, result, time.perf_counter() - started)
+            turn = await self._context.turn(run)
+            clock.context_ms = clock.graph_at_ms = clock.now_ms()
+            result = await self._run_graph(turn, emit, replayable=run.mode != "stream")
+            body = result_body(run, result, clock)
             messages = [{"role": m["role"], "content": m["content"]} for m in run.input]
+            persist_began = clock.now_ms()
             if not await store.complete(run, result=body, model=result.model, input_tokens=result.input_tokens,
                                         output_tokens=result.output_tokens, cost_usd=result.cost_usd,
                                         messages=[*messages, {"role": "assistant", "content": result.response}]):
                 raise RunTakenOver(run.run_id)
+            clock.persist_ms = round(clock.now_ms() - persist_began, 2)
             emit(RunEvent("run.completed", body))
+            observed.finished(run, clock, self._tracer, turn, result)
             self._spawn(self._remember(run, result.response))
         except asyncio.CancelledError:
             raise
@@ -163,6 +175,7 @@ class RunExecutor:
                 log.exception("run %s of tenant %s failed", run.run_id, run.tenant_id)
             await store.fail(run, {**error, "status": status})  # a no-op when the run was already finished
             emit(RunEvent("run.failed", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "failed", "error": error}, status))
+            observed.finished(run, clock, self._tracer, turn, error={**error, "status": status})
         finally:
             if keeper is not None:
                 keeper.cancel()

@@ -26,6 +26,7 @@ from datetime import timedelta
 
 import httpx
 
+from runs.observed import BacklogGauge
 from runs.settings import RunsSettings
 from runs.webhooks import deliver, next_delay
 from store.models import Run, utcnow
@@ -86,6 +87,7 @@ class RunQueueWorker:
         self._runs_due = asyncio.Event()
         self._webhooks_due = asyncio.Event()
         self._next_sweep = 0.0
+        self._backlog = BacklogGauge("runs", store.backlog)
         self._stopping = False
 
     def start(self) -> None:
@@ -129,6 +131,7 @@ class RunQueueWorker:
             try:
                 await self._claim_runs()
                 await self._sweep_when_due()
+                await self._backlog.sample_when_due()
             except Exception:  # the database is unreachable, say: try again at the next poll
                 logger.exception("run worker %s: polling the run queue failed", self.worker_id)
             await _wait(self._runs_due, self._settings.worker_poll_seconds)

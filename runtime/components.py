@@ -34,6 +34,13 @@ from store.products import ProductStore
 from store.tenants import TenantStore
 from store.threads import ThreadStore
 from store.transcript import ThreadTranscript
+from telemetry import tracing
+from telemetry.tracing import Tracer
+
+
+def tracer(settings: Settings) -> Tracer:
+    """Langfuse traces of finished runs when ``MAS_LANGFUSE_*`` keys are set, else none."""
+    return tracing.tracer(settings)
 
 
 def database(settings: Settings) -> AsyncEngine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from store.prompts import PromptStore
 from store.runs import RunStore
 from store.tenants import TenantStore
 from store.threads import ThreadStore
+from telemetry.tracing import Tracer
 
 log = logging.getLogger("mas.runs")
 
@@ -61,6 +63,7 @@ class Services:
     backends: Backends
     social: SocialService
     batches: BatchService
+    tracer: Tracer = field(init=False)
     context: TurnContext = field(init=False)
     executor: RunExecutor = field(init=False)
     active_keys: ActiveKeys = field(init=False)
@@ -68,9 +71,10 @@ class Services:
     batch_runner: BatchRunner | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        self.tracer = components.tracer(self.settings)
         self.context = TurnContext(self.threads, self.assistants, self.prompts, self.products, self.settings.window_size)
         self.executor = RunExecutor(self.runs, self.context, self.backends.graph, self.backends.memory,
-                                    self.settings.run_lease_seconds)
+                                    self.settings.run_lease_seconds, self.tracer)
         self.active_keys = ActiveKeys(self.app_keys, self.settings.key_recheck_seconds)
 
     @classmethod
@@ -80,7 +84,7 @@ class Services:
 
         Without ``backends`` (in-process) the app opens and owns local ones. ``run_worker``
         (default: in-process) starts a worker for queued async runs in this process, POSTing ``webhook_body`` of
-        each finished run to its webhook (default: its status), and runs batches here too. ``batches`` runs batch
+        each finished run to its webhook (default: its status), and, in-process, runs batches here too. ``batches`` runs batch
         chunks instead, with a runner of its own (the BatchDriver deployment: as Ray tasks).
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,8 +116,9 @@ class Services:
             services.worker = RunQueueWorker(services.runs, services.executor.execute, settings,
                                              settings.effective_webhook_secret, webhook_body=webhook_body)
             services.worker.start()
+        if run_worker and owns_backends:  # on Serve, the BatchDriver runs batches (as Ray tasks), not the RunWorker
             batches = batches or components.batch_processor(settings, backends.social, backends.agents, backends.memory,
-                                                                backends.products, sessions).run
+                                                            backends.products, sessions).run
         if batches is not None:
             services.batch_runner = BatchRunner(batch_store, batches, settings, live=services.runs.live)
             services.batch_runner.start()
@@ -133,5 +138,6 @@ class Services:
         if self.worker is not None:
             await self.worker.stop()
         await self.executor.drain()
+        await asyncio.to_thread(self.tracer.close)  # exports the traces still queued (bounded by the export timeout)
         await self.backends.close()
         await self.engine.dispose()

@@ -23,11 +23,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from llm.settings import LLMSettings
 from memory.settings import MemorySettings
 from runs.settings import RunsSettings
+from telemetry.settings import TelemetrySettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings, MemorySettings, LLMSettings, RunsSettings):
+class Settings(BaseSettings, MemorySettings, LLMSettings, RunsSettings, TelemetrySettings):
     model_config = SettingsConfigDict(env_prefix="MAS_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".mas"), description="Embedded state: SQLite file, JWT secret, dev key, vector files.")

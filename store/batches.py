@@ -83,6 +83,15 @@ class BatchStore:
                                   .values(state="cancelled", finished_at=now))
             return True
 
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """Items of active batches not yet done, every tenant's: how many, and when the oldest's batch was created."""
+        async with self._sessions() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(Batch.created_at)).select_from(BatchItem)
+                .join(Batch, Batch.batch_id == BatchItem.batch_id)
+                .where(Batch.state.in_(ACTIVE), BatchItem.state == "pending"))).one()
+        return int(count or 0), oldest
+
     async def runnable(self, per_tenant: int) -> list[Batch]:
         """Batches whose items may be claimed now: running ones, and the oldest queued ones of tenants running fewer
         than ``per_tenant``."""

@@ -184,6 +184,7 @@ class Run(Timestamps, Base):
     requested_model: Mapped[str | None] = mapped_column(String(100))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict, server_default="{}")
     idempotency_key: Mapped[str | None] = mapped_column(String(255))  # the client's Idempotency-Key (runs/idempotency.py)
+    request_id: Mapped[str | None] = mapped_column(String(128))  # X-Request-ID of the request that created it (logs)
     # Async runs: the worker holding the run, until its claim expires (then another worker takes it over).
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -126,6 +126,7 @@ class RunStore:
         status: Literal["queued", "running"],
         run_id: str | None = None,
         idempotency_key: str | None = None,
+        request_id: str | None = None,
     ) -> Run:
         """Store a new run (``run_id``: one already holding the thread lease); raises ``UnknownThread`` unless
         the thread is this tenant's, ``KeyTaken`` when another of the tenant's runs has ``idempotency_key``."""
@@ -142,6 +143,7 @@ class RunStore:
             webhook_url=webhook_url,
             started_at=self._now() if status == "running" else None,
             idempotency_key=idempotency_key,
+            request_id=request_id,
         )
         await self._insert(run)
         return run
@@ -184,6 +186,13 @@ class RunStore:
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(Run).where(
                 Run.mode != "async", or_(Run.status == "running", Run.started_at >= recent))) or 0)
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """Queued async runs, every tenant's: how many, and when the oldest was created."""
+        async with self._sessions() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(Run.created_at)).where(Run.status == "queued"))).one()
+        return int(count or 0), oldest
 
     async def get(self, tenant_id: str, thread_id: str, run_id: str) -> Run | None:
         async with self._sessions() as session:

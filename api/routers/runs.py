@@ -26,6 +26,7 @@ from api.schemas.runs import (
     RunStatus,
     SuggestionResult,
 )
+from runs.errors import ThreadBusy
 from runs.executor import RunEvent, error_body
 from runs.idempotency import RunRequest, keyed_run
 from runtime.services import Services
@@ -59,13 +60,12 @@ async def start_run(services: Services, ctx: TenantContext, thread_id: str, body
     Raises ``KeyTaken`` when another request with the idempotency ``key`` stored its run first."""
     await _check_target(services, ctx, thread_id, body)
     run = await services.runs.start(ctx.tenant_id, thread_id, services.settings.run_lease_seconds, mode=mode,
-                                    idempotency_key=key, **_run_fields(body))
+                                    idempotency_key=key, request_id=ctx.request_id, **_run_fields(body))
     if run is not None:
         return run
     if key is not None and await services.runs.by_key(ctx.tenant_id, key) is not None:
         raise KeyTaken(key)
-    raise ApiError(409, "THREAD_BUSY", f"thread '{thread_id}' has a run in progress; retry when it has finished",
-                   headers={"Retry-After": "1"})
+    raise ThreadBusy(ctx.tenant_id, thread_id, mode)
 
 
 def refuse_private_webhook(host: str) -> None:
@@ -148,7 +148,8 @@ async def run_async(thread_id: str, body: AsyncRunCreate, ctx: TenantChat, servi
         try:
             run = await services.runs.create(ctx.tenant_id, thread_id, mode="async", status="queued",
                                              webhook_url=str(body.webhook_url) if body.webhook_url else None,
-                                             idempotency_key=idempotency_key, **_run_fields(body))
+                                             idempotency_key=idempotency_key, request_id=ctx.request_id,
+                                             **_run_fields(body))
             break
         except KeyTaken:
             continue

@@ -54,6 +54,20 @@ class AsyncRunCreate(RunCreate):
     webhook_url: AnyHttpUrl | None = Field(None, description="POSTed the run record when it ends, signed with X-MAS-Signature.")
 
 
+class RunTimings(BaseModel):
+    """Where the run's time went, in ms: the executor's phases around the graph's (absent: not measured)."""
+
+    queued_ms: float = Field(description="From the run's creation to the start of its execution (async: the queue).")
+    context_ms: float | None = Field(None, description="Reading the turn's context (thread, assistant, prompt, window).")
+    agents_ms: float = Field(description="Input compliance and the parallel agents, until the reply was asked for.")
+    first_token_ms: float | None = Field(None, description="The reply's first text, from the sales call, as the graph saw it.")
+    engine_first_token_ms: float | None = Field(None, description="The engine's own time to first token (in the router).")
+    router_overhead_ms: float | None = Field(None, description="first_token_ms - engine_first_token_ms: handle hops, "
+                                             "routing and tenant admission between the graph and the engine.")
+    generation_ms: float = Field(description="The sales call to the reply's end, output compliance included.")
+    total_ms: float = Field(description="The execution until the reply was ready to store.")
+
+
 class RunResult(BaseModel):
     """The body of ``runs/wait``, of the stream's ``run.completed``, and ``result`` of the run record."""
 
@@ -68,7 +82,9 @@ class RunResult(BaseModel):
     processing_time: float = Field(description="Seconds from the start of execution to the stored reply.")
     invitation: Invitation
     blocked: bool = Field(description="Input compliance blocked the message: the response is a safe reply, no LLM was called.")
-    agents: dict[str, Any] = Field(description="Per agent: status (ok, degraded, skipped), latency_ms, output, reason.")
+    agents: dict[str, Any] = Field(description="Per agent: status (ok, degraded, skipped), latency_ms, started_ms, output, "
+                                   "reason.")
+    timings: RunTimings | None = Field(None, description="The latency split (runs stored before it was measured: null).")
 
 
 class AsyncRunAccepted(BaseModel):

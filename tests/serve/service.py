@@ -35,6 +35,7 @@ class Running:
     process: subprocess.Popen[bytes]
     api: str
     dashboard: str
+    metrics: str  # Ray's Prometheus endpoint
     data_dir: Path
     log: Path
 
@@ -54,17 +55,18 @@ class Running:
 @contextmanager
 def mas_started(data_dir: Path, proxy: str = "serve", env: dict[str, str] | None = None) -> Iterator[Running]:
     log = data_dir / "start.log"
-    api_port, dashboard_port = free_port(), free_port()
+    api_port, dashboard_port, metrics_port = free_port(), free_port(), free_port()
     environ = {**os.environ, "MAS_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
     environ.pop("MAS_DATABASE_URL", None)
     before = _raylet_pids()
     with open(log, "wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "mas.cli", "start", "--port", str(api_port), "--dashboard-port", str(dashboard_port),
-             "--proxy", proxy],
+             "--metrics-port", str(metrics_port), "--proxy", proxy],
             stdout=sink, stderr=subprocess.STDOUT, env=environ, start_new_session=True,
         )
-    running = Running(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dashboard_port}", data_dir, log)
+    running = Running(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dashboard_port}",
+                      f"http://127.0.0.1:{metrics_port}/metrics", data_dir, log)
     try:
         _wait_for_banner(running)
         yield running
