@@ -5,6 +5,7 @@ set up its logs."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,17 +49,20 @@ def replica_settings(overrides: dict[str, Any] | None) -> Settings:
     logs set up."""
     settings = Settings(**overrides or {})
     metrics.install(ServeMetrics(), settings.metrics_tenants)
-    _log_to_replica_log()
+    _log_to_stderr()
     return settings
 
 
-def _log_to_replica_log() -> None:
-    """The service's loggers (``mas.*``, INFO: the per-run line of ``mas.runs``) write where Serve's own do: the
-    replica's log file, which the dashboard shows per replica (Serve does not log replicas to stderr here)."""
-    ours, serves = logging.getLogger("mas"), logging.getLogger("ray.serve")
+def _log_to_stderr() -> None:
+    """The service's loggers (``mas.*``, INFO: the per-run line of ``mas.runs``) write to the process's stderr: Ray
+    keeps it per worker (the dashboard's logs view) and forwards it to the ``mas start`` terminal. Serve's own replica
+    log is buffered (1,000 records in throughput mode), too late for a line an operator is waiting for."""
+    ours = logging.getLogger("mas")
     ours.setLevel(logging.INFO)
-    for handler in serves.handlers:
-        if handler not in ours.handlers:
-            ours.addHandler(handler)
-    ours.propagate = not serves.handlers
+    if not any(getattr(handler, "mas", False) for handler in ours.handlers):
+        handler = logging.StreamHandler(sys.__stderr__)  # Serve swaps sys.stderr for its buffered logger
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.mas = True  # type: ignore[attr-defined]
+        ours.addHandler(handler)
+    ours.propagate = False
 

@@ -90,11 +90,17 @@ def _lite_locked_elsewhere(path: str) -> bool:
         os.close(descriptor)
 
 
+# pymilvus pings its server every 10 s even when idle; Milvus Lite's embedded server allows one ping per 5 min and
+# answers the rest with GOAWAY "too_many_pings", which gRPC logs as errors in every idle replica's output. The server
+# is a local child process: a call that fails says all a ping would, so an idle channel sends none.
+LITE_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": 0}
+
+
 def _connect_lite(path: str) -> MilvusClient:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with _lite_guard:
         try:
-            client = MilvusClient(uri=path)
+            client = MilvusClient(uri=path, grpc_options=LITE_GRPC_OPTIONS)
         except Exception as exc:
             if _lite_locked_elsewhere(path):
                 raise VectorStoreLocked(path) from exc

@@ -165,7 +165,7 @@ class RunExecutor:
                 raise RunTakenOver(run.run_id)
             clock.persist_ms = round(clock.now_ms() - persist_began, 2)
             emit(RunEvent("run.completed", body))
-            observed.finished(run, clock, self._tracer, turn, result)
+            self._report(run, clock, turn, result)
             self._spawn(self._remember(run, result.response))
         except asyncio.CancelledError:
             raise
@@ -175,7 +175,7 @@ class RunExecutor:
                 log.exception("run %s of tenant %s failed", run.run_id, run.tenant_id)
             await store.fail(run, {**error, "status": status})  # a no-op when the run was already finished
             emit(RunEvent("run.failed", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "failed", "error": error}, status))
-            observed.finished(run, clock, self._tracer, turn, error={**error, "status": status})
+            self._report(run, clock, turn, error={**error, "status": status})
         finally:
             if keeper is not None:
                 keeper.cancel()
@@ -205,6 +205,11 @@ class RunExecutor:
                 attempt += 1
                 log.warning("run %s of tenant %s: %s; running its graph again (attempt %d)", turn.run_id, turn.tenant_id,
                             exc, attempt)
+
+    def _report(self, run: Run, clock: RunClock, turn: TurnInput | None, result: TurnResult | None = None,
+                error: dict[str, Any] | None = None) -> None:
+        """Metrics, log line and trace of a run that ended, once its caller has been woken: they never delay a reply."""
+        asyncio.get_running_loop().call_soon(lambda: observed.finished(run, clock, self._tracer, turn, result, error))
 
     async def _keep_lease(self, run: Run) -> None:
         while True:

@@ -6,9 +6,12 @@ Every pattern has a fixed or bounded length, so masking is linear in the text; c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+PERSONAL_FIELDS = frozenset({"name", "real_name", "nickname", "customer_name", "phone", "mobile", "email", "wechat",
+                             "id_number"})
+WITHHELD = "[已脱敏]"
 _PATTERNS = (
     # Mainland mobile numbers, written whole or in 3-4-4 groups, with or without +86.
     (re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)"), "[手机号]"),
@@ -33,12 +36,29 @@ def mask_text(text: str, names: Iterable[str] = ()) -> str:
 
 
 def mask(data: Any, names: Iterable[str] = ()) -> Any:
-    """``data`` (strings, lists, dicts of them) with every string masked."""
-    names = tuple(names)
+    """``data`` (strings, lists, dicts of them) with every string masked; the value of a personal field (name, phone...)
+    is withheld whole, and wherever else it appears it is masked too."""
+    known = (*names, *_personal_values(data))
+    return _masked(data, known)
+
+
+def _personal_values(data: Any) -> Iterator[str]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in PERSONAL_FIELDS and isinstance(value, str):
+                yield value
+            else:
+                yield from _personal_values(value)
+    elif isinstance(data, (list, tuple)):
+        for item in data:
+            yield from _personal_values(item)
+
+
+def _masked(data: Any, names: tuple[str, ...]) -> Any:
     if isinstance(data, str):
         return mask_text(data, names)
     if isinstance(data, dict):
-        return {key: mask(value, names) for key, value in data.items()}
+        return {key: WITHHELD if key in PERSONAL_FIELDS and data[key] else _masked(value, names) for key, value in data.items()}
     if isinstance(data, (list, tuple)):
-        return [mask(item, names) for item in data]
+        return [_masked(item, names) for item in data]
     return data

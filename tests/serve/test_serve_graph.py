@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -57,6 +58,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             "MAS_MODELS_CONFIG": str(models_config(data_dir / "models.yaml")),
             "TEST_SCRIPTED_KEY": "sk-test", "TEST_SCRIPTED_URL": f"{upstream.url}/v1",
             "MAS_RUN_LEASE_SECONDS": "3", "MAS_WORKER_POLL_SECONDS": "0.5",
+            "MAS_METRICS_TENANTS": '["metrics-brand"]', "RAY_metrics_report_interval_ms": "1000",
         }
         with mas_started(data_dir, env=env) as running:
             yield running
@@ -72,7 +74,7 @@ class Brand:
         self.headers = {**auth, "X-Tenant-ID": tenant_id}
 
     def call(self, method: str, url: str, status: int = 200, **kwargs: Any) -> Any:
-        response = self.http.request(method, url, headers=self.headers, **kwargs)
+        response = self.http.request(method, url, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
         assert response.status_code == status, response.text
         return response.json()
 
@@ -268,3 +270,49 @@ def test_a_batch_survives_a_sigkill_of_its_driver_without_redoing_or_losing_item
         assert [line["index"] for line in lines] == list(range(120)) and all(line["ok"] for line in lines)
         assert until(lambda: [r for r in service.serve_details()["deployments"]["BatchDriver"]["replicas"]
                               if r.get("pid") not in (None, replica["pid"])])  # the driver that finished it is a new one
+
+
+RUN_QUEUE = r'ray_mas_queue_depth\{[^}]*deployment="RunWorker"[^}]*queue="runs"'
+BATCH_QUEUE = r'ray_mas_queue_depth\{[^}]*deployment="BatchDriver"[^}]*queue="batch_items"'
+
+
+def _series(exposition: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` in a Prometheus exposition whose labels include ``labels``."""
+    total = 0.0
+    for line in exposition.splitlines():
+        metric, _, rest = line.partition("{")
+        if metric != name:
+            continue
+        label_text, _, value = rest.rpartition("} ")
+        pairs = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', label_text))
+        if labels.items() <= pairs.items():
+            total += float(value)
+    return total
+
+
+def test_the_mas_metrics_reach_rays_prometheus_endpoint_and_each_run_logs_one_line(service: Running) -> None:
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        brand = Brand(service, http, "metrics-brand")
+        assistant_id = brand.assistant()
+        thread_id = brand.thread(assistant_id)
+        for text in ("我想补水，皮肤干燥", "效果是全国最好的吗？"):
+            brand.call("POST", f"/v1/threads/{thread_id}/runs/wait", json=body(assistant_id, text),
+                       headers={"X-Request-ID": "metrics-req-1"})
+
+    def scraped() -> str | None:
+        text = httpx.get(service.metrics, timeout=10).text
+        done = _series(text, "ray_mas_runs_total", tenant="metrics-brand", outcome="completed", deployment="Ingress")
+        queues = re.search(RUN_QUEUE, text) and re.search(BATCH_QUEUE, text)  # sampled every few seconds by their pollers
+        return text if done >= 2 and queues else None
+
+    text = until(scraped, timeout_s=60, every_s=1)
+    assert _series(text, "ray_mas_agent_latency_seconds_count", agent="sales", status="ok", deployment="Workflow") >= 2
+    assert _series(text, "ray_mas_llm_requests_total", outcome="ok", lane="live", deployment="LLMRouter") >= 2
+    assert _series(text, "ray_mas_llm_tokens_total", direction="output", deployment="LLMRouter") > 0
+    assert _series(text, "ray_mas_compliance_verdicts_total", direction="input", channel="chat", deployment="Compliance") >= 2
+    assert _series(text, "ray_mas_run_phase_seconds_count", phase="first_token", mode="wait") >= 2
+    assert not re.search(r'ray_mas_\w+\{[^}]*tenant="(?!metrics-brand|other)', text), "only allow-listed tenants get a label"
+
+    lines = until(lambda: [line for line in service.log.read_text(errors="replace").splitlines()
+                           if '"run.finished"' in line and "metrics-req-1" in line] or None, timeout_s=30)
+    assert len(lines) == 2 and all('"tenant_id": "metrics-brand"' in line and "Ingress" in line for line in lines)

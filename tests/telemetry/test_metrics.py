@@ -17,7 +17,7 @@ from agents.sentiment import SentimentAgent
 from llm.errors import ProviderRejected, ProviderServerError, TenantRateLimited
 from telemetry import metrics
 from tests.agents.test_graph import ScriptedSales, StaticProducts, StaticRecall
-from tests.api.test_runs import Chat, chat  # noqa: F401 - the fixture
+from tests.api.test_runs import Chat
 from tests.client import assert_error
 from tests.config_paths import CONFIG_DIR
 from tests.llm.doubles import FakeClock, ScriptedProvider, ask, catalog, router
