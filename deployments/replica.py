@@ -59,10 +59,15 @@ def _log_to_stderr() -> None:
     log is buffered (1,000 records in throughput mode), too late for a line an operator is waiting for."""
     ours = logging.getLogger("mas")
     ours.setLevel(logging.INFO)
-    if not any(getattr(handler, "mas", False) for handler in ours.handlers):
-        handler = logging.StreamHandler(sys.__stderr__)  # Serve swaps sys.stderr for its buffered logger
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        handler.mas = True  # type: ignore[attr-defined]
-        ours.addHandler(handler)
+    if not any(isinstance(handler, _ProcessStderr) for handler in ours.handlers):
+        ours.addHandler(_ProcessStderr())
     ours.propagate = False
+
+
+class _ProcessStderr(logging.StreamHandler):
+    """The process's own stderr (Serve swaps ``sys.stderr`` for its buffered logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.__stderr__)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
 

@@ -147,12 +147,7 @@ class Router:
     async def complete(self, request: LLMRequest) -> LLMResponse:
         started = self._clock()
         attempts: list[Attempt] = []
-        try:
-            models = await self._plan(request)
-            answer, model = await self._with_fallback(models, partial(self._complete_once, request), attempts)
-        except LLMError as exc:
-            metrics.failed(exc, request.lane)
-            raise
+        answer, model = await self._routed(request, self._complete_once, attempts)
         await self._count_tokens(request.tenant_id, answer.usage, request.lane)
         response = self._response(model, answer, attempts, started)
         metrics.answered(response, request.lane)
@@ -167,12 +162,7 @@ class Router:
             return
         started = self._clock()
         attempts: list[Attempt] = []
-        try:
-            models = await self._plan(request)
-            opened, model = await self._with_fallback(models, partial(self._open_stream, request), attempts)
-        except LLMError as exc:
-            metrics.failed(exc, request.lane)
-            raise
+        opened, model = await self._routed(request, self._open_stream, attempts)
         offline = self._is_offline(model)
         accumulator = ChunkAccumulator()
         chunks, last_chunk_at = 0, opened.opened_at + opened.first_token_s
@@ -322,6 +312,14 @@ class Router:
             await self._limiter.add_tokens(_bucket(tenant_id, lane), usage.total_tokens)
 
     # --- attempts ---------------------------------------------------------------------------------------------
+
+    async def _routed(self, request: LLMRequest, call: Callable[..., Awaitable[T]], attempts: list[Attempt]) -> tuple[T, ModelConfig]:
+        """``call(request, model, provider, timeouts)`` on the planned models; a request nothing answers is counted."""
+        try:
+            return await self._with_fallback(await self._plan(request), partial(call, request), attempts)
+        except LLMError as exc:
+            metrics.failed(exc, request.lane)
+            raise
 
     async def _with_fallback(
         self,

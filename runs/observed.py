@@ -100,6 +100,26 @@ class BacklogGauge:
         record(metrics.QUEUE_AGE, max(age, 0.0), queue=self._queue)
 
 
+def _generations(agent: str, output: dict[str, Any], started_ms: float, latency_ms: float, turn: TurnInput | None,
+                 reply: str) -> list[GenerationRecord]:
+    """The LLM calls of an agent step: the sales reply (and its regeneration, one after the other), and sentiment's
+    structured answer in LLM mode."""
+    version = turn.prompt_version if turn else None
+    if agent == "sentiment" and output.get("model") and output.get("input_tokens"):
+        return [GenerationRecord(parent=agent, model=output["model"], provider="", started_ms=started_ms,
+                                 latency_ms=latency_ms, input_tokens=output["input_tokens"],
+                                 output_tokens=output["output_tokens"], cost_usd=output["cost_usd"],
+                                 output={"label": output.get("label")})]
+    calls = []
+    for call in output.get("calls", []) if agent == "sales" else ():
+        calls.append(GenerationRecord(
+            parent=agent, model=call["model"], provider=call["provider"], started_ms=started_ms,
+            latency_ms=call["latency_ms"], first_token_ms=call["first_token_ms"], input_tokens=call["input_tokens"],
+            output_tokens=call["output_tokens"], cost_usd=call["cost_usd"], prompt_version=version, output=reply))
+        started_ms += call["latency_ms"]
+    return calls
+
+
 def _trace(run: Run, clock: RunClock, total_ms: float, outcome: str, turn: TurnInput | None, result: TurnResult | None,
            error: dict[str, Any] | None) -> RunTrace:
     spans: list[SpanRecord] = []
@@ -115,15 +135,7 @@ def _trace(run: Run, clock: RunClock, total_ms: float, outcome: str, turn: TurnI
         spans.append(SpanRecord(name=name, started_ms=started, latency_ms=step.latency_ms,
                                 level="WARNING" if step.status == "degraded" else "DEFAULT", status_message=step.reason,
                                 input={"text": turn.text} if turn else None, output=step.output))
-        call_started = started
-        for call in (step.output or {}).get("calls", []) if name == "sales" else ():  # the reply, then a regeneration
-            generations.append(GenerationRecord(
-                parent="sales", model=call["model"], provider=call["provider"], started_ms=call_started,
-                latency_ms=call["latency_ms"], first_token_ms=call["first_token_ms"], input_tokens=call["input_tokens"],
-                output_tokens=call["output_tokens"], cost_usd=call["cost_usd"],
-                prompt_version=turn.prompt_version if turn else None,
-                output=result.response))
-            call_started += call["latency_ms"]
+        generations.extend(_generations(name, step.output or {}, started, step.latency_ms, turn, result.response))
     return RunTrace(run_id=run.run_id, tenant_id=run.tenant_id, thread_id=run.thread_id, assistant_id=run.assistant_id,
                     mode=run.mode, outcome=outcome, started_at=clock.started_at, latency_ms=total_ms,
                     input={"text": turn.text} if turn else None, output=result.response if result else None, error=error,

@@ -34,13 +34,16 @@ from store.products import ProductStore
 from store.tenants import TenantStore
 from store.threads import ThreadStore
 from store.transcript import ThreadTranscript
-from telemetry import tracing
-from telemetry.tracing import Tracer
+from telemetry.tracing import NoTracer, Tracer
 
 
 def tracer(settings: Settings) -> Tracer:
     """Langfuse traces of finished runs when ``MAS_LANGFUSE_*`` keys are set, else none."""
-    return tracing.tracer(settings)
+    if not settings.tracing_enabled:
+        return NoTracer()
+    from telemetry.langfuse_export import LangfuseTracer  # only here: the SDK costs a process ~1 s and ~60 MB to import
+
+    return LangfuseTracer(settings)
 
 
 def database(settings: Settings) -> AsyncEngine:

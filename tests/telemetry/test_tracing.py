@@ -17,8 +17,9 @@ import pytest
 from opentelemetry import trace as otel
 
 from runtime.settings import Settings
+from telemetry.langfuse_export import LangfuseTracer
 from telemetry.settings import TelemetrySettings
-from telemetry.tracing import GenerationRecord, LangfuseTracer, RunTrace, SpanRecord
+from telemetry.tracing import GenerationRecord, RunTrace, SpanRecord
 from tests.api.test_runs import Chat
 from tests.telemetry.otlp_receiver import OTLPReceiver, ReceivedSpan, otlp_receiver
 
