@@ -8,11 +8,12 @@ The client speaks the 9.x API: it needs an Elasticsearch 9 server.
 
 from __future__ import annotations
 
-from typing import Any
-
-from elasticsearch import AsyncElasticsearch, BadRequestError
+from typing import TYPE_CHECKING, Any
 
 from memory.settings import MemorySettings
+
+if TYPE_CHECKING:  # the client is imported when an index opens: replicas without Elasticsearch never pay its ~90 MB
+    from elasticsearch import AsyncElasticsearch
 
 INDEX_SETTINGS: dict[str, Any] = {
     "analysis": {
@@ -31,6 +32,8 @@ KEYWORD: dict[str, Any] = {"type": "keyword"}
 
 
 def open_client(settings: MemorySettings) -> AsyncElasticsearch:
+    from elasticsearch import AsyncElasticsearch
+
     return AsyncElasticsearch(
         settings.elasticsearch_url, api_key=settings.elasticsearch_api_key, request_timeout=10, retry_on_timeout=True
     )
@@ -49,6 +52,8 @@ async def open_index(settings: MemorySettings, name: str, properties: dict[str, 
 
 async def ensure_index(client: AsyncElasticsearch, name: str, properties: dict[str, Any]) -> None:
     """Create the index with its explicit, strict mapping unless it exists (another replica may race us)."""
+    from elasticsearch import BadRequestError
+
     if await client.indices.exists(index=name):
         return
     try:

@@ -17,12 +17,13 @@ import re
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from pymilvus import DataType, MilvusClient
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from memory.embeddings import Embedder
 from memory.settings import MILVUS_SERVER_SCHEMES
+
+if TYPE_CHECKING:  # pymilvus is imported where a store opens: only the replicas holding one pay its ~130 MB
+    from pymilvus import MilvusClient
 
 EMBEDDER_PROPERTY = "mas.embedder"
 _MAX_ID = 128
@@ -97,6 +98,8 @@ LITE_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_w
 
 
 def _connect_lite(path: str) -> MilvusClient:
+    from pymilvus import MilvusClient
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with _lite_guard:
         try:
@@ -149,6 +152,8 @@ class VectorStore:
         """Connect and create the collection, or check that it was built by the same embedder."""
 
         def connect() -> VectorStore:
+            from pymilvus import MilvusClient
+
             client = _connect_lite(uri) if _is_lite(uri) else MilvusClient(uri=uri, token=token or "")
             store = cls(client, uri, collection)
             try:
@@ -161,6 +166,8 @@ class VectorStore:
         return await asyncio.to_thread(connect)
 
     def _prepare(self, embedder: Embedder) -> None:
+        from pymilvus import DataType, MilvusClient
+
         client, name = self._client, self._collection
         if not client.has_collection(name):
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
