@@ -186,8 +186,8 @@ class Router:
             usage = self._usage(opened.request, accumulator.result())
             await self._count_tokens(request.tenant_id, usage, request.lane)
         metrics.streamed(model.name, model.provider, opened.first_token_s, chunks, last_chunk_at - opened.opened_at)
-        response = self._response(model, _Answer(accumulator.result(), usage), attempts, started)
-        response.first_token_ms = round(opened.first_token_s * 1000, 2)
+        response = self._response(model, _Answer(accumulator.result(), usage), attempts, started,
+                                  first_token_ms=round(opened.first_token_s * 1000, 2))
         metrics.answered(response, request.lane)
         yield StreamEvent(offline=offline, response=response)
 
@@ -444,7 +444,8 @@ class Router:
             output_tokens=estimate_tokens(output),
         )
 
-    def _response(self, model: ModelConfig, answer: _Answer, attempts: list[Attempt], started: float) -> LLMResponse:
+    def _response(self, model: ModelConfig, answer: _Answer, attempts: list[Attempt], started: float,
+                  first_token_ms: float | None = None) -> LLMResponse:
         return LLMResponse(
             content=answer.result.content,
             model=model.name,
@@ -452,6 +453,7 @@ class Router:
             usage=answer.usage,
             cost_usd=model.cost_usd(answer.usage),
             latency_ms=(self._clock() - started) * 1000,
+            first_token_ms=first_token_ms,
             finish_reason=answer.result.finish_reason,
             tool_calls=answer.result.tool_calls,
             data=answer.data,

@@ -82,6 +82,7 @@ def result_body(run: Run, result: TurnResult, clock: RunClock) -> dict[str, Any]
     steps = {name: step.model_dump(mode="json", exclude={"agent"}) for name, step in result.agents.items()}
     agents = {"compliance": {"input": steps.get("compliance_input"), "output": steps.get("compliance_output")}}
     agents.update({name: steps[name] for name in _PUBLIC_AGENTS if name in steps})
+    timings = clock.timings(result)
     return {
         "run_id": run.run_id,
         "thread_id": run.thread_id,
@@ -91,11 +92,11 @@ def result_body(run: Run, result: TurnResult, clock: RunClock) -> dict[str, Any]
         "input_tokens": result.input_tokens,
         "output_tokens": result.output_tokens,
         "cost_usd": result.cost_usd,
-        "processing_time": round(clock.now_ms() / 1000, 3),
+        "processing_time": round(timings["total_ms"] / 1000, 3),
         "invitation": result.invitation.model_dump(mode="json"),
         "blocked": result.blocked,
         "agents": agents,
-        "timings": clock.timings(result),
+        "timings": timings,
     }
 
 

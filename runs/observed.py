@@ -18,7 +18,6 @@ from telemetry.metrics import record
 from telemetry.tracing import GenerationRecord, RunTrace, SpanRecord, Tracer
 
 log = logging.getLogger("mas.runs")
-_AGENT_SPANS = ("compliance_input", "sentiment", "intent", "memory", "products", "sales", "compliance_output")
 
 
 def _ms(seconds: float) -> float:
@@ -127,9 +126,8 @@ def _trace(run: Run, clock: RunClock, total_ms: float, outcome: str, turn: TurnI
     names = [name for name in (turn.customer.real_name, turn.customer.nickname) if name] if turn else []
     if clock.context_ms is not None:
         spans.append(SpanRecord(name="context", started_ms=0.0, latency_ms=clock.context_ms))
-    for name in _AGENT_SPANS if result is not None else ():
-        step = result.agents.get(name)
-        if step is None or step.status == "skipped":
+    for name, step in result.agents.items() if result is not None else ():
+        if step.status == "skipped":
             continue
         started = clock.graph_at_ms + step.started_ms
         spans.append(SpanRecord(name=name, started_ms=started, latency_ms=step.latency_ms,

@@ -104,8 +104,8 @@ def tenant_label(tenant_id: str | None) -> str:
 
 
 def record(metric: Metric, value: float = 1.0, **labels: str) -> None:
-    """A counter increment, a histogram observation or a gauge value, as ``metric.kind`` says. Never raises: a
-    figure that cannot be recorded is not worth a failed request."""
+    """A counter increment, a histogram observation or a gauge value, as ``metric.kind`` says. A recorder that fails is
+    ignored (a figure is not worth a failed request); labels other than the spec's are a programming error and raise."""
     if labels.keys() != set(metric.labels):
         raise ValueError(f"{metric.name} takes labels {metric.labels}, got {tuple(labels)}")
     try:
