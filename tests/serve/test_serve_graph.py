@@ -86,13 +86,15 @@ class Brand:
         return self.call("POST", "/v1/threads", 201, json={"assistant_id": assistant_id, "nickname": "Lily"})["thread_id"]
 
 
-def until(check: Callable[[], Any], timeout_s: float = 60.0, every_s: float = 0.25) -> Any:
+def until(check: Callable[[], Any], timeout_s: float = 60.0, every_s: float = 0.25,
+          seen: Callable[[], str] = lambda: "") -> Any:
+    """``check()``'s first truthy result; on timeout the failure says what ``seen()`` last saw."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if result := check():
             return result
         time.sleep(every_s)
-    pytest.fail("timed out waiting")
+    pytest.fail(f"timed out waiting {seen()}")
 
 
 def body(assistant_id: str, text: str) -> dict[str, Any]:
@@ -299,13 +301,22 @@ def test_the_mas_metrics_reach_rays_prometheus_endpoint_and_each_run_logs_one_li
             brand.call("POST", f"/v1/threads/{thread_id}/runs/wait", json=body(assistant_id, text),
                        headers={"X-Request-ID": "metrics-req-1"})
 
-    def scraped() -> str | None:
-        text = httpx.get(service.metrics, timeout=10).text
-        done = _series(text, "ray_mas_runs_total", tenant="metrics-brand", outcome="completed", deployment="Ingress")
-        queues = re.search(RUN_QUEUE, text) and re.search(BATCH_QUEUE, text)  # sampled every few seconds by their pollers
-        return text if done >= 2 and queues else None
+    last = {"text": ""}
+    queues_seen: set[str] = set()
 
-    text = until(scraped, timeout_s=60, every_s=1)
+    def scraped() -> str | None:
+        last["text"] = text = httpx.get(service.metrics, timeout=10).text
+        done = _series(text, "ray_mas_runs_total", tenant="metrics-brand", outcome="completed", deployment="Ingress")
+        # Sampled every 5 s by their pollers, each in its own phase; Ray drops a gauge two report intervals (here 2 s)
+        # after its last report, so each shows in some scrapes, not necessarily both in the same one.
+        queues_seen.update(queue for queue in (RUN_QUEUE, BATCH_QUEUE) if re.search(queue, text))
+        return text if done >= 2 and len(queues_seen) == 2 else None
+
+    def runs_and_queues() -> str:
+        return f"; queue gauges seen: {sorted(queues_seen)}; last scrape: " + " | ".join(line for line in last["text"].splitlines()
+                                            if line.startswith(("ray_mas_runs_total", "ray_mas_queue_depth")))
+
+    text = until(scraped, timeout_s=180, every_s=1, seen=runs_and_queues)
     assert _series(text, "ray_mas_agent_latency_seconds_count", agent="sales", status="ok", deployment="Workflow") >= 2
     assert _series(text, "ray_mas_llm_requests_total", outcome="ok", lane="live", deployment="LLMRouter") >= 2
     assert _series(text, "ray_mas_llm_tokens_total", direction="output", deployment="LLMRouter") > 0
