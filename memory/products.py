@@ -270,9 +270,7 @@ class ProductIndex:
             stack.push_async_callback(close_embedder, embedder)
             keywords = await open_product_keywords(settings)
             stack.push_async_callback(keywords.close)
-            vectors = await VectorStore.open(
-                settings.vector_uri("product"), settings.collection_name("product"), embedder, settings.milvus_token
-            )
+            vectors = await VectorStore.for_kind(settings, "product", embedder)
             stack.push_async_callback(vectors.close)
         except BaseException:
             await stack.aclose()

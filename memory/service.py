@@ -86,9 +86,7 @@ class MemoryService:
             stack.push_async_callback(window.close)
             longterm = await open_longterm_index(settings)
             stack.push_async_callback(longterm.close)
-            vectors = await VectorStore.open(
-                settings.vector_uri("memory"), settings.collection_name("memory"), embedder, settings.milvus_token
-            )
+            vectors = await VectorStore.for_kind(settings, "memory", embedder)
             stack.push_async_callback(vectors.close)
         except BaseException:
             await stack.aclose()

@@ -36,6 +36,14 @@ class MemorySettings(BaseModel):
     milvus_token: str | None = Field(default=None, description="Milvus server token (user:password or API key).")
     milvus_collection_prefix: str = Field(default="mas", description="Collections are <prefix>_memories and <prefix>_products.")
 
+    vector_mirror_rows: int = Field(
+        default=50_000, ge=0, le=10_000_000,
+        description="Milvus Lite: vectors of small scopes (a thread, a tenant's catalog) searched in memory, in all; 0: off.",
+    )
+    vector_mirror_scope_rows: int = Field(
+        default=2_000, ge=0, le=16_000, description="Milvus Lite: a scope with more vectors than this is searched in Milvus."
+    )
+
     embedder: Literal["offline", "openai", "sentence-transformers"] = "offline"
     offline_embedding_dims: int = Field(default=384, ge=16, le=4096)
     openai_embedding_model: str = "text-embedding-3-small"

@@ -17,10 +17,11 @@ import re
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from memory.embeddings import Embedder
-from memory.settings import MILVUS_SERVER_SCHEMES
+from memory.settings import MILVUS_SERVER_SCHEMES, Kind, MemorySettings
+from memory.vector_mirror import Scope, ScopeMirror, VectorHit, VectorRow
 
 if TYPE_CHECKING:  # pymilvus is imported where a store opens: only the replicas holding one pay its ~130 MB
     from pymilvus import MilvusClient
@@ -29,18 +30,7 @@ EMBEDDER_PROPERTY = "mas.embedder"
 _MAX_ID = 128
 _MAX_SCOPE = 512
 _BATCH = 1000
-
-
-class VectorRow(NamedTuple):
-    id: str
-    tenant_id: str
-    thread_id: str
-    vector: list[float]
-
-
-class VectorHit(NamedTuple):
-    id: str
-    similarity: float  # cosine
+MirrorSize = tuple[int, int]  # rows in all, rows of one scope (``memory.vector_mirror``)
 
 
 class VectorStoreLocked(RuntimeError):
@@ -57,6 +47,11 @@ class EmbeddingMismatch(RuntimeError):
 
 class EmbeddingDimensionMismatch(EmbeddingMismatch):
     pass
+
+
+def _filter(tenant_id: str, thread_id: str | None) -> str:
+    scope = f"tenant_id == {milvus_string(tenant_id)}"
+    return scope if thread_id is None else f"{scope} and thread_id == {milvus_string(thread_id)}"
 
 
 def milvus_string(value: str) -> str:
@@ -119,7 +114,18 @@ def _release_lite(path: str) -> None:
         _lite_users[path] -= 1
         if _lite_users[path] <= 0:
             del _lite_users[path]
+            for key in [key for key in _lite_mirrors if key[0] == path]:
+                del _lite_mirrors[key]
             server_manager_instance.release_server(path)
+
+
+# Stores of one Lite collection in one process share its mirror: each sees the writes of all.
+_lite_mirrors: dict[tuple[str, str], ScopeMirror] = {}
+
+
+def _lite_mirror(path: str, collection: str, mirror: MirrorSize) -> ScopeMirror:
+    with _lite_guard:
+        return _lite_mirrors.setdefault((path, collection), ScopeMirror(*mirror))
 
 
 def _upsert_misplaces_partition_keys(client: MilvusClient) -> bool:
@@ -134,11 +140,12 @@ def _upsert_misplaces_partition_keys(client: MilvusClient) -> bool:
 class VectorStore:
     """One collection; the blocking ``MilvusClient`` calls run in worker threads."""
 
-    def __init__(self, client: MilvusClient, uri: str, collection: str) -> None:
+    def __init__(self, client: MilvusClient, uri: str, collection: str, mirror: MirrorSize = (0, 0)) -> None:
         self._client = client
         self._uri = uri
         self._collection = collection
         self._lite = _is_lite(uri)
+        self._mirror = _lite_mirror(uri, collection, mirror) if self._lite else None
         self._closed = False
         self.name = "milvus_lite" if self._lite else "milvus"
         # Such a server gets a delete by id then an insert instead: the row is missing from searches between the
@@ -146,16 +153,19 @@ class VectorStore:
         self._delete_then_insert = not self._lite and _upsert_misplaces_partition_keys(client)
         # Milvus Lite fails concurrent write+flush pairs ("current_seq is monotonic"): one at a time there.
         self._writes: contextlib.AbstractAsyncContextManager[Any] = asyncio.Lock() if self._lite else contextlib.nullcontext()
+        self._unflushed = False  # Lite: rows written since the last flush
 
     @classmethod
-    async def open(cls, uri: str, collection: str, embedder: Embedder, token: str | None = None) -> VectorStore:
-        """Connect and create the collection, or check that it was built by the same embedder."""
+    async def open(cls, uri: str, collection: str, embedder: Embedder, token: str | None = None,
+                   mirror: MirrorSize = (0, 0)) -> VectorStore:
+        """Connect and create the collection, or check that it was built by the same embedder. A Lite collection's
+        small scopes are searched in memory up to ``mirror`` rows (``memory.vector_mirror``)."""
 
         def connect() -> VectorStore:
             from pymilvus import MilvusClient
 
             client = _connect_lite(uri) if _is_lite(uri) else MilvusClient(uri=uri, token=token or "")
-            store = cls(client, uri, collection)
+            store = cls(client, uri, collection, mirror)
             try:
                 store._prepare(embedder)
             except BaseException:
@@ -164,6 +174,12 @@ class VectorStore:
             return store
 
         return await asyncio.to_thread(connect)
+
+    @classmethod
+    async def for_kind(cls, settings: MemorySettings, kind: Kind, embedder: Embedder) -> VectorStore:
+        """The configured collection of this kind (memories, products)."""
+        return await cls.open(settings.vector_uri(kind), settings.collection_name(kind), embedder, settings.milvus_token,
+                              (settings.vector_mirror_rows, settings.vector_mirror_scope_rows))
 
     def _prepare(self, embedder: Embedder) -> None:
         from pymilvus import DataType, MilvusClient
@@ -208,7 +224,7 @@ class VectorStore:
         client.load_collection(name)
 
     async def upsert(self, rows: list[VectorRow]) -> None:
-        """Insert or replace rows by id, then flush (Milvus Lite searches unflushed rows slowly)."""
+        """Insert or replace rows by id."""
         if not rows:
             return
 
@@ -221,25 +237,49 @@ class VectorStore:
                     self._client.insert(self._collection, data=batch)
                 else:
                     self._client.upsert(self._collection, data=batch)
-            self._flush()
+            self._unflushed = self._lite
+            if self._mirror:
+                self._mirror.upsert(rows)
 
         async with self._writes:
             await asyncio.to_thread(write)
 
     async def search(self, tenant_id: str, vector: list[float], k: int, thread_id: str | None = None) -> list[VectorHit]:
-        scope = f"tenant_id == {milvus_string(tenant_id)}"
-        if thread_id is not None:
-            scope += f" and thread_id == {milvus_string(thread_id)}"
+        if self._mirror and (hits := await self._mirrored_search((tenant_id, thread_id), vector, k)) is not None:
+            return hits
+        await self._flush_when_written()
         results = await asyncio.to_thread(
             self._client.search,
             self._collection,
             data=[vector],
             limit=k,
-            filter=scope,
+            filter=_filter(tenant_id, thread_id),
             search_params={"metric_type": "COSINE"},
             output_fields=["id"],  # not the default: every field, vector included
         )
         return [VectorHit(hit["id"], float(hit["distance"])) for hit in results[0]]
+
+    async def _mirrored_search(self, scope: Scope, vector: list[float], k: int) -> list[VectorHit] | None:
+        """The scope's hits from the mirror, loading it first if it is new; None: Milvus answers this one."""
+        assert self._mirror is not None
+        mirror = self._mirror
+        if (hits := mirror.search(scope, vector, k)) is not None or not mirror.claim_load(scope):
+            return hits
+        try:
+            await self._flush_when_written()
+            rows = await asyncio.to_thread(
+                self._client.query,
+                self._collection,
+                filter=_filter(*scope),
+                output_fields=["id", "tenant_id", "thread_id", "vector"],
+                limit=mirror.max_scope_rows + 1,
+            )
+        except BaseException:
+            mirror.abandon(scope)
+            raise
+        too_large = len(rows) > mirror.max_scope_rows
+        mirror.install(scope, None if too_large else [VectorRow(row["id"], row["tenant_id"], row["thread_id"], row["vector"]) for row in rows])
+        return mirror.search(scope, vector, k)
 
     async def delete(self, tenant_id: str, ids: list[str]) -> None:
         if not ids:
@@ -248,16 +288,22 @@ class VectorStore:
         def remove() -> None:
             scope = f"tenant_id == {milvus_string(tenant_id)} and id in [{', '.join(map(milvus_string, ids))}]"
             self._client.delete(self._collection, filter=scope)
-            self._flush()
+            self._unflushed = self._lite
+            if self._mirror:
+                self._mirror.delete(tenant_id, ids)
 
         async with self._writes:
             await asyncio.to_thread(remove)
 
-    def _flush(self) -> None:
-        # A Milvus server searches unflushed (growing) segments fine, and flushing per write there
-        # only makes tiny segments; Milvus Lite needs it to search fast.
-        if self._lite:
-            self._client.flush(self._collection)
+    async def _flush_when_written(self) -> None:
+        """Milvus Lite searches unflushed rows slowly: flush before a search it answers, not after every write (its
+        writes are durable before a flush, in its write-ahead log, and the mirror answers most searches). A Milvus
+        server searches growing segments fine, and flushing there only makes tiny segments."""
+        if self._unflushed:
+            async with self._writes:
+                if self._unflushed:
+                    await asyncio.to_thread(self._client.flush, self._collection)
+                    self._unflushed = False
 
     async def check(self) -> str:
         await asyncio.to_thread(self._client.has_collection, self._collection)

@@ -1,4 +1,4 @@
-"""The Milvus vector store on Milvus Lite and on a Milvus server (MAS_TEST_MILVUS_URI, else the embedded
+"""The Milvus vector store on Milvus Lite (with and without its in-memory mirror) and on a Milvus server (MAS_TEST_MILVUS_URI, else the embedded
 ``milvus`` 2.3.5 server): tenant and thread filters with awkward ids, the embedder recorded with the
 collection, and the Lite file lock."""
 
@@ -22,14 +22,15 @@ from memory.vectors import EmbeddingDimensionMismatch, EmbeddingMismatch, Vector
 EMBEDDER = OfflineEmbedder(64)
 
 
-@pytest.fixture(scope="module", params=["lite", "server"])
+@pytest.fixture(scope="module", params=["lite", "lite-mirrored", "server"])
 async def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[VectorStore]:
-    if request.param == "lite":
+    """Lite, Lite with small scopes searched in memory (up to 16 rows a scope: larger ones still go to Lite), a server."""
+    if request.param.startswith("lite"):
         uri = str(tmp_path_factory.mktemp("vectors") / "vectors.db")
     else:
         uri = request.getfixturevalue("milvus_server").uri
     collection = f"test_{uuid.uuid4().hex[:8]}"
-    vectors = await VectorStore.open(uri, collection, EMBEDDER)
+    vectors = await VectorStore.open(uri, collection, EMBEDDER, mirror=(1000, 16) if request.param == "lite-mirrored" else (0, 0))
     yield vectors
     if request.param == "server":
         vectors._client.drop_collection(collection)
@@ -123,6 +124,39 @@ async def test_another_embedder_of_the_same_dimension_is_refused_too(tmp_path: P
     await (await VectorStore.open(uri, "memories", OfflineEmbedder(64))).close()
     with pytest.raises(EmbeddingMismatch, match="was built by embedder 'offline-hash-v1'"):
         await VectorStore.open(uri, "memories", Renamed())
+
+
+WRITER_KILLED_AFTER_WRITING = """
+import asyncio, os, signal, sys
+from memory.embeddings import OfflineEmbedder
+from memory.vectors import VectorRow, VectorStore
+
+async def main():
+    embedder = OfflineEmbedder(64)
+    store = await VectorStore.open(sys.argv[1], "memories", embedder)
+    (vector,) = await embedder.embed(["对酒精过敏"])
+    await store.upsert([VectorRow("kept", "glow", "t1", vector)])
+    await store.delete("glow", ["gone"])
+    os.kill(os.getpid(), signal.SIGKILL)  # no flush, no close
+
+asyncio.run(main())
+"""
+
+
+async def test_lite_writes_survive_a_killed_process_without_a_flush(tmp_path: Path) -> None:
+    """Writes are not flushed one by one (Lite's write-ahead log holds them): a SIGKILL right after loses none."""
+    uri = str(tmp_path / "killed.db")
+    store = await VectorStore.open(uri, "memories", EMBEDDER)
+    await store.upsert(await rows("glow", "t1", {"gone": "预算五千"}))
+    await store.close()
+    writer = subprocess.run([sys.executable, "-c", WRITER_KILLED_AFTER_WRITING, uri], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert writer.returncode == -9, writer.stderr[-2000:]
+    store = await VectorStore.open(uri, "memories", EMBEDDER)
+    try:
+        assert await nearest(store, "glow", "对酒精过敏", "t1", k=5) == ["kept"]
+    finally:
+        await store.close()
 
 
 OWNER = """
