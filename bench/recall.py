@@ -149,6 +149,9 @@ class NoTranscript:
     async def read(self, tenant_id: str, thread_id: str, offset: int, limit: int) -> list[TurnMessage]:
         return []
 
+    async def tail(self, tenant_id: str, thread_id: str, limit: int) -> list[TurnMessage]:
+        return []
+
 
 # ---- measuring -----------------------------------------------------------------------------------
 

@@ -48,8 +48,7 @@ class TranscriptWindow:
         return None
 
     async def window(self, tenant_id: str, thread_id: str) -> list[TurnMessage]:
-        total = await self._transcript.count(tenant_id, thread_id)
-        return await _tail(self._transcript, tenant_id, thread_id, total, self._size)
+        return await self._transcript.tail(tenant_id, thread_id, self._size)
 
     async def check(self) -> str:
         return "ok"

@@ -15,3 +15,7 @@ class TranscriptReader(Protocol):
     async def read(self, tenant_id: str, thread_id: str, offset: int, limit: int) -> list[TurnMessage]:
         """Oldest first; ``offset`` counts from the thread's first message."""
         ...
+
+    async def tail(self, tenant_id: str, thread_id: str, limit: int) -> list[TurnMessage]:
+        """The last ``limit`` messages, oldest first (one query: no count first)."""
+        ...

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.types import TurnMessage
@@ -42,6 +43,18 @@ class ThreadTranscript:
             .offset(offset)
             .limit(limit)
         )
+        return await self._messages(query)
+
+    async def tail(self, tenant_id: str, thread_id: str, limit: int) -> list[TurnMessage]:
+        query = (
+            select(Message.role, Message.content, Message.created_at)
+            .where(Message.tenant_id == tenant_id, Message.thread_id == thread_id)
+            .order_by(Message.seq.desc())
+            .limit(limit)
+        )
+        return list(reversed(await self._messages(query)))
+
+    async def _messages(self, query: Select[tuple[str, Any, datetime]]) -> list[TurnMessage]:
         async with self._sessions() as session:
             rows = await session.execute(query)
             return [TurnMessage(role=role, content=message_text(content), created_at=created_at) for role, content, created_at in rows]

@@ -28,6 +28,10 @@ class InMemoryTranscript:
         await asyncio.sleep(0)
         return self.threads[tenant_id, thread_id][offset : offset + limit]
 
+    async def tail(self, tenant_id: str, thread_id: str, limit: int) -> list[TurnMessage]:
+        await asyncio.sleep(0)
+        return self.threads[tenant_id, thread_id][-limit:]
+
 
 class ScriptedSummariser:
     """Stands in for the LLM summariser: returns ``reply``, or raises it when it is an exception."""

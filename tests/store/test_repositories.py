@@ -10,6 +10,8 @@ from sqlalchemy import inspect, select
 from runtime.services import Services
 from store.migrate import pending_model_changes, upgrade_to_head
 from store.models import AppKey, Base
+from store.db import make_sessionmaker
+from store.transcript import ThreadTranscript
 from tests.store.seed import seed_messages
 
 
@@ -73,6 +75,20 @@ async def test_messages_keep_append_order_and_page_backwards(services: Services)
     older = await services.threads.messages("t1", thread.thread_id, limit=10, before=first[1].message_id)
     assert [m.content for m in older] == ["在吗"]
     assert await services.threads.messages("t2", thread.thread_id, limit=10) == []
+
+
+async def test_memory_reads_the_transcript_tail_and_pages_oldest_first_within_the_tenant(services: Services) -> None:
+    await _tenant_with_assistant(services)
+    thread = await services.threads.create("t1", {})
+    said = [{"role": "user" if n % 2 == 0 else "assistant", "content": f"第{n}句"} for n in range(7)]
+    await seed_messages(services, "t1", thread.thread_id, said[:4])
+    await seed_messages(services, "t1", thread.thread_id, said[4:])
+    transcript = ThreadTranscript(make_sessionmaker(services.engine))
+    assert [m.content for m in await transcript.tail("t1", thread.thread_id, 3)] == ["第4句", "第5句", "第6句"]
+    assert [m.content for m in await transcript.tail("t1", thread.thread_id, 50)] == [f"第{n}句" for n in range(7)]
+    assert [m.content for m in await transcript.read("t1", thread.thread_id, 2, 2)] == ["第2句", "第3句"]
+    assert await transcript.count("t1", thread.thread_id) == 7
+    assert await transcript.tail("t2", thread.thread_id, 3) == [] and await transcript.count("t2", thread.thread_id) == 0
 
 
 async def test_deleted_assistants_are_gone_for_reads_and_writes(services: Services) -> None:
