@@ -8,9 +8,9 @@ from datetime import timedelta
 from sqlalchemy import inspect, select
 
 from runtime.services import Services
+from store.db import make_sessionmaker
 from store.migrate import pending_model_changes, upgrade_to_head
 from store.models import AppKey, Base
-from store.db import make_sessionmaker
 from store.transcript import ThreadTranscript
 from tests.store.seed import seed_messages
 
