@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import re
 import threading
@@ -27,7 +26,6 @@ from memory.vector_mirror import Scope, ScopeMirror, VectorHit, VectorRow
 if TYPE_CHECKING:  # pymilvus is imported where a store opens: only the replicas holding one pay its ~130 MB
     from pymilvus import MilvusClient
 
-log = logging.getLogger(__name__)
 EMBEDDER_PROPERTY = "mas.embedder"
 _MAX_ID = 128
 _MAX_SCOPE = 512
@@ -156,7 +154,6 @@ class VectorStore:
         # Milvus Lite fails concurrent write+flush pairs ("current_seq is monotonic"): one at a time there.
         self._writes: contextlib.AbstractAsyncContextManager[Any] = asyncio.Lock() if self._lite else contextlib.nullcontext()
         self._unflushed = False  # Lite: rows written since the last flush
-        self._loads: set[asyncio.Task[None]] = set()  # mirror loads in flight
 
     @classmethod
     async def open(cls, uri: str, collection: str, embedder: Embedder, token: str | None = None,
@@ -263,41 +260,31 @@ class VectorStore:
         return [VectorHit(hit["id"], float(hit["distance"])) for hit in results[0]]
 
     async def _mirrored_search(self, scope: Scope, vector: list[float], k: int) -> list[VectorHit] | None:
-        """The scope's hits from the mirror; None: Milvus answers this one. A scope seen for the first time is loaded
-        in the background: a filtered query of a large Lite collection scans it all (~0.4 s at 200k rows, twice a
-        filtered search), so the search that found it missing does not wait for it; the next one finds it."""
-        assert self._mirror is not None
-        if (hits := self._mirror.search(scope, vector, k)) is None and self._mirror.claim_load(scope):
-            load = asyncio.create_task(self._load(scope), name=f"mirror-load {self._collection}")
-            self._loads.add(load)
-            load.add_done_callback(self._loads.discard)
-        return hits
-
-    async def _load(self, scope: Scope) -> None:
+        """The scope's hits from the mirror, loading it first if it is new; None: Milvus answers this one."""
         assert self._mirror is not None
         mirror = self._mirror
+        if (hits := mirror.search(scope, vector, k)) is not None or not mirror.claim_load(scope):
+            return hits
         try:
             await self._flush_when_written()
-            rows = await asyncio.to_thread(
-                self._client.query,
+            # A search for more rows than the scope may hold returns all of them: ~25 ms on a 60k-row Lite file, where
+            # a filtered query (no index on the filter) scans the file in Python, 0.3-0.6 s.
+            found = await asyncio.to_thread(
+                self._client.search,
                 self._collection,
-                filter=_filter(*scope),
-                output_fields=["id", "tenant_id", "thread_id", "vector"],
+                data=[vector],
                 limit=mirror.max_scope_rows + 1,
+                filter=_filter(*scope),
+                search_params={"metric_type": "COSINE"},
+                output_fields=["tenant_id", "thread_id", "vector"],
             )
-        except BaseException as exc:
+        except BaseException:
             mirror.abandon(scope)
-            if not isinstance(exc, Exception):
-                raise
-            log.warning("loading the vectors of %s into memory failed (Milvus answers its searches): %s", scope, exc)
-            return
-        too_large = len(rows) > mirror.max_scope_rows
-        mirror.install(scope, None if too_large else [VectorRow(row["id"], row["tenant_id"], row["thread_id"], row["vector"]) for row in rows])
-
-    async def loads_settled(self) -> None:
-        """Wait for the mirror loads in flight (for tests and close)."""
-        while self._loads:
-            await asyncio.gather(*self._loads, return_exceptions=True)
+            raise
+        rows = [VectorRow(hit["id"], hit["entity"]["tenant_id"], hit["entity"]["thread_id"], hit["entity"]["vector"])
+                for hit in found[0]]
+        mirror.install(scope, None if len(rows) > mirror.max_scope_rows else rows)
+        return mirror.search(scope, vector, k)
 
     async def delete(self, tenant_id: str, ids: list[str]) -> None:
         if not ids:
@@ -328,7 +315,6 @@ class VectorStore:
         return "ok"
 
     async def close(self) -> None:
-        await self.loads_settled()  # not cancelled: a query in a worker thread would go on with the client closed
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
