@@ -42,8 +42,9 @@ def _read(path: str) -> str:
         return ""
 
 
-def _cpu_s(pid: int) -> float:
-    stat = _read(f"/proc/{pid}/stat")
+def _cpu_s(pid: int, tid: int | None = None) -> float:
+    """CPU seconds of a process, or of one of its threads."""
+    stat = _read(f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat")
     if not stat:
         return 0.0
     fields = stat.rpartition(")")[2].split()

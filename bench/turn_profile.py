@@ -25,7 +25,7 @@ import httpx
 from graph import SIMULATED_ENV, Customer, _prepare
 from llm_stream import TENANT, _catalog_without_limits, _token
 from side_by_side import REPO, _wait, free_port
-from turn_cpu import _cpu_s, _parent
+from turn_cpu import _cpu_s, _parent, _read
 
 from mas.cli import _with_services
 from mas.dev_key import ensure_dev_key
@@ -55,14 +55,9 @@ def _threads(pids: list[int]) -> dict[tuple[int, int], tuple[str, float]]:
         except OSError:
             continue
         for tid in map(int, tids):
-            path = f"/proc/{pid}/task/{tid}"
-            try:
-                name = Path(f"{path}/comm").read_text().strip()
-                fields = Path(f"{path}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
+            name = _read(f"/proc/{pid}/task/{tid}/comm").strip()
             where = "main" if tid == pid == pids[0] else name if pid == pids[0] else f"helper {pid} / {name}"
-            found[(pid, tid)] = (where, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+            found[(pid, tid)] = (where, _cpu_s(pid, tid))
     return found
 
 

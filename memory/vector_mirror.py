@@ -5,7 +5,7 @@ Only for a Milvus Lite file: its owner process is the only writer (the file is l
 store also goes through the mirror, the mirror is never stale. A Milvus server has other writers; it is never
 mirrored. Results equal Milvus Lite's: its index there is FLAT (exact cosine) as well.
 
-A scope is loaded on its first search with one query; a scope with more rows than ``max_scope_rows`` is marked large
+A scope is loaded on its first search with one Milvus search for more rows than a scope may hold; a scope with more rows than ``max_scope_rows`` is marked large
 and left to Milvus. Scopes are evicted least recently used past ``max_rows`` in all. A write that lands while a scope
 is loading is replayed onto it when the load installs, so a load never hides a write it raced with.
 """
@@ -107,7 +107,7 @@ class ScopeMirror:
             return True
 
     def install(self, scope: Scope, rows: list[VectorRow] | None) -> None:
-        """The scope's rows as the load's query found them (None: more than ``max_scope_rows``), plus the writes
+        """The scope's rows as the load found them (None: more than ``max_scope_rows``), plus the writes
         that landed since ``claim_load``."""
         with self._lock:
             replay = self._loading.pop(scope, [])
@@ -149,11 +149,6 @@ class ScopeMirror:
         with self._lock:
             for scope in self._scopes_of({tenant_id}):
                 self._apply(scope, lambda mirrored: mirrored.drop(gone))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._resident.clear()
-            self._rows = 0
 
     def _scopes_of(self, tenants: set[str]) -> list[Scope]:
         return [scope for scope in [*self._resident, *self._loading] if scope[0] in tenants]

@@ -247,17 +247,22 @@ class VectorStore:
     async def search(self, tenant_id: str, vector: list[float], k: int, thread_id: str | None = None) -> list[VectorHit]:
         if self._mirror and (hits := await self._mirrored_search((tenant_id, thread_id), vector, k)) is not None:
             return hits
+        hits = await self._milvus_search((tenant_id, thread_id), vector, k, ["id"])  # not every field, vector included
+        return [VectorHit(hit["id"], float(hit["distance"])) for hit in hits]
+
+    async def _milvus_search(self, scope: Scope, vector: list[float], limit: int, fields: list[str]) -> list[dict[str, Any]]:
+        """The scope's top ``limit`` by cosine, with these fields, from Milvus (Lite flushed first when written)."""
         await self._flush_when_written()
         results = await asyncio.to_thread(
             self._client.search,
             self._collection,
             data=[vector],
-            limit=k,
-            filter=_filter(tenant_id, thread_id),
+            limit=limit,
+            filter=_filter(*scope),
             search_params={"metric_type": "COSINE"},
-            output_fields=["id"],  # not the default: every field, vector included
+            output_fields=fields,
         )
-        return [VectorHit(hit["id"], float(hit["distance"])) for hit in results[0]]
+        return list(results[0])
 
     async def _mirrored_search(self, scope: Scope, vector: list[float], k: int) -> list[VectorHit] | None:
         """The scope's hits from the mirror, loading it first if it is new; None: Milvus answers this one."""
@@ -266,23 +271,14 @@ class VectorStore:
         if (hits := mirror.search(scope, vector, k)) is not None or not mirror.claim_load(scope):
             return hits
         try:
-            await self._flush_when_written()
             # A search for more rows than the scope may hold returns all of them: ~25 ms on a 60k-row Lite file, where
             # a filtered query (no index on the filter) scans the file in Python, 0.3-0.6 s.
-            found = await asyncio.to_thread(
-                self._client.search,
-                self._collection,
-                data=[vector],
-                limit=mirror.max_scope_rows + 1,
-                filter=_filter(*scope),
-                search_params={"metric_type": "COSINE"},
-                output_fields=["tenant_id", "thread_id", "vector"],
-            )
+            found = await self._milvus_search(scope, vector, mirror.max_scope_rows + 1, ["tenant_id", "thread_id", "vector"])
         except BaseException:
             mirror.abandon(scope)
             raise
         rows = [VectorRow(hit["id"], hit["entity"]["tenant_id"], hit["entity"]["thread_id"], hit["entity"]["vector"])
-                for hit in found[0]]
+                for hit in found]
         mirror.install(scope, None if len(rows) > mirror.max_scope_rows else rows)
         return mirror.search(scope, vector, k)
 

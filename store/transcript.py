@@ -22,6 +22,13 @@ def message_text(content: Any) -> str:
     return "\n".join(part["content"] if part["type"] == "text" else MEDIA_MARKS[part["type"]] for part in content)
 
 
+def _said(tenant_id: str, thread_id: str) -> Select[tuple[str, Any, datetime]]:
+    """What a thread's messages say, unordered: role, content, time."""
+    return select(Message.role, Message.content, Message.created_at).where(
+        Message.tenant_id == tenant_id, Message.thread_id == thread_id
+    )
+
+
 class ThreadTranscript:
     """Implements ``memory.transcript.TranscriptReader`` over the relational messages table."""
 
@@ -36,23 +43,10 @@ class ThreadTranscript:
             return int(total or 0)
 
     async def read(self, tenant_id: str, thread_id: str, offset: int, limit: int) -> list[TurnMessage]:
-        query = (
-            select(Message.role, Message.content, Message.created_at)
-            .where(Message.tenant_id == tenant_id, Message.thread_id == thread_id)
-            .order_by(Message.seq)
-            .offset(offset)
-            .limit(limit)
-        )
-        return await self._messages(query)
+        return await self._messages(_said(tenant_id, thread_id).order_by(Message.seq).offset(offset).limit(limit))
 
     async def tail(self, tenant_id: str, thread_id: str, limit: int) -> list[TurnMessage]:
-        query = (
-            select(Message.role, Message.content, Message.created_at)
-            .where(Message.tenant_id == tenant_id, Message.thread_id == thread_id)
-            .order_by(Message.seq.desc())
-            .limit(limit)
-        )
-        return list(reversed(await self._messages(query)))
+        return list(reversed(await self._messages(_said(tenant_id, thread_id).order_by(Message.seq.desc()).limit(limit))))
 
     async def _messages(self, query: Select[tuple[str, Any, datetime]]) -> list[TurnMessage]:
         async with self._sessions() as session:
