@@ -150,10 +150,10 @@ async def test_a_slow_optional_node_times_out_and_degrades() -> None:
 
 
 async def test_independent_nodes_run_concurrently() -> None:
-    graph = ChatGraph(agents(memory=StaticRecall(delay_s=0.3), products=StaticProducts(delay_s=0.3)))
+    graph = ChatGraph(agents(memory=StaticRecall(delay_s=1), products=StaticProducts(delay_s=1)))
     started = time.perf_counter()
     await run(graph, turn("水光针多少钱？"))
-    assert time.perf_counter() - started < 0.55
+    assert time.perf_counter() - started < 1.8  # one after the other would take 2 s
 
 
 async def test_a_violating_draft_is_rewritten_before_any_of_it_is_sent() -> None:
