@@ -75,6 +75,7 @@ HANDLER_ERRORS: dict[str, tuple[int, ...]] = {
     "GET /v1/batches/{batch_id}": (404,),
     "GET /v1/batches/{batch_id}/results": (404,),
     "POST /v1/batches/{batch_id}/cancel": (404, 409),
+    "POST /v1/threads/{thread_id}/runs/{run_id}/cancel": (409,),
     **{f"POST /v1/threads/{{thread_id}}/{name}": (*LLM_ERRORS, 503) for name in ("report", "label", "profile")},
 }
 

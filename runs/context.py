@@ -17,7 +17,7 @@ from agents.intent import CatalogService
 from agents.sales import AssistantProfile, CustomerProfile
 from runs.errors import ServiceError
 from store.assistants import AssistantStore
-from store.models import Run
+from store.models import Message, Run
 from store.products import ProductStore
 from store.prompts import PromptStore
 from store.threads import ThreadStore
@@ -29,6 +29,18 @@ CATALOG_TTL_S = 30.0
 def run_input_text(messages: list[dict[str, Any]]) -> str:
     """What the agents read of a run's input: its customer messages as text, one per line."""
     return "\n".join(text for message in messages if message["role"] == "user" and (text := message_text(message["content"])).strip())
+
+
+def unanswered(recent: list[Message]) -> list[dict[str, Any]]:
+    """The customer messages of runs interrupted since the thread's last reply (``recent``: newest first), oldest
+    first: a run stores its input only with its reply, so a run's user messages with no reply after them were left
+    unanswered by an ``interrupt``, and the run that interrupted answers them with its own."""
+    left = []
+    for message in recent:
+        if message.role != "user" or message.run_id is None:
+            break
+        left.append({"role": "user", "content": message.content})
+    return left[::-1]
 
 
 class TurnContext:
@@ -55,7 +67,7 @@ class TurnContext:
             run_id=run.run_id,
             tenant_id=tenant,
             thread_id=run.thread_id,
-            text=run_input_text(run.input),
+            text=run_input_text([*unanswered(recent or []), *run.input]),
             recent=[message_text(m.content) for m in reversed(recent or []) if m.role == "user"],
             assistant=AssistantProfile.model_validate(assistant, from_attributes=True),
             prompt=prompt.config if prompt else {"personality_prompt": assistant.personality},

@@ -8,11 +8,16 @@ a client that disconnects at any moment does not stop the run: its turn is
 stored either way. The customer's input and the reply are written together,
 with the run's completion, in one transaction; the memory write follows in
 the background.
+
+A run cancelled through the store (``RunStore.cancel``: by the cancel endpoint, or by a newer run's multitask
+strategy) is aborted here: at once when it executes in this process (``abort``), else at its next lease renewal.
+Its events end with ``run.cancelled``, and what it would have stored is refused by ``complete``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -110,6 +115,26 @@ class RunExecutor:
         self._memory = memory
         self._lease_s = lease_seconds
         self._background: set[asyncio.Task[Any]] = set()
+        self._executing: dict[str, asyncio.Task[Any]] = {}
+        self._aborted: dict[str, dict[str, Any]] = {}
+        self._ended: dict[tuple[str, str], asyncio.Event] = {}
+
+    def abort(self, run_id: str, reason: dict[str, Any]) -> bool:
+        """Stop the execution of ``run_id`` in this process, if any (it was cancelled in the store): its graph, and
+        the LLM generation under it, are cancelled, and its events end with ``run.cancelled`` and ``reason``."""
+        task = self._executing.get(run_id)
+        if task is None:
+            return False
+        self._aborted[run_id] = reason
+        task.cancel()
+        return True
+
+    async def wait_free(self, tenant_id: str, thread_id: str, timeout_s: float) -> None:
+        """Returns when a run on the thread ends in this process, or after ``timeout_s`` (one in another may end)."""
+        ended = self._ended.setdefault((tenant_id, thread_id), asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await ended.wait()
 
     async def suggest(self, run: Run) -> Suggestions:
         """Replies a human agent could send for ``run``'s input (an unsaved run: nothing is stored)."""
@@ -152,6 +177,7 @@ class RunExecutor:
     async def _execute(self, run: Run, emit: Callable[[RunEvent | None], None], keep_lease: bool = True) -> None:
         store, clock, turn = self._runs, RunClock.start(run), None
         keeper = asyncio.create_task(self._keep_lease(run)) if keep_lease else None
+        self._executing[run.run_id] = asyncio.current_task()  # type: ignore[assignment]
         try:
             emit(RunEvent("run.started", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "running"}))
             turn = await self._context.turn(run)
@@ -169,8 +195,15 @@ class RunExecutor:
             self._report(run, clock, turn, result)
             self._spawn(self._remember(run, result.response))
         except asyncio.CancelledError:
-            raise
+            if (reason := self._aborted.pop(run.run_id, None)) is None:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            self._cancelled(run, clock, turn, reason, emit)
         except Exception as exc:
+            if isinstance(exc, RunTakenOver) and (now := await store.get(run.tenant_id, run.thread_id, run.run_id)) \
+                    and now.status == "cancelled":
+                self._cancelled(run, clock, turn, now.error or {}, emit)
+                return
             status, error = error_body(exc)
             if status >= 500 and not isinstance(exc, (LLMError, AgentUnavailable, ReplicaLost, RunTakenOver)):
                 log.exception("run %s of tenant %s failed", run.run_id, run.tenant_id)
@@ -178,9 +211,19 @@ class RunExecutor:
             emit(RunEvent("run.failed", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "failed", "error": error}, status))
             self._report(run, clock, turn, error={**error, "status": status})
         finally:
+            self._executing.pop(run.run_id, None)
+            self._aborted.pop(run.run_id, None)
+            if (ended := self._ended.pop((run.tenant_id, run.thread_id), None)) is not None:
+                ended.set()
             if keeper is not None:
                 keeper.cancel()
             emit(None)
+
+    def _cancelled(self, run: Run, clock: RunClock, turn: TurnInput | None, reason: dict[str, Any],
+                   emit: Callable[[RunEvent | None], None]) -> None:
+        emit(RunEvent("run.cancelled", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "cancelled",
+                                        "error": reason}, 409))
+        self._report(run, clock, turn, error={**reason, "status": 409})
 
     async def _run_graph(self, turn: TurnInput, emit: Callable[[RunEvent | None], None], replayable: bool) -> TurnResult:
         """The graph's result, its events emitted as they come. When a replica it needed died mid-call (the run's
@@ -216,13 +259,24 @@ class RunExecutor:
         while True:
             await asyncio.sleep(self._lease_s / 3)
             if not await self._runs.renew_thread(run.tenant_id, run.thread_id, run.run_id, self._lease_s):
-                log.warning("run %s of tenant %s lost its thread lease", run.run_id, run.tenant_id)
+                now = await self._runs.get(run.tenant_id, run.thread_id, run.run_id)
+                if now is not None and now.status == "cancelled":  # by a request another replica answered
+                    self.abort(run.run_id, now.error or {})
+                else:
+                    log.warning("run %s of tenant %s lost its thread lease", run.run_id, run.tenant_id)
                 return
 
-    async def _remember(self, run: Run, reply: str) -> None:
+    def remember_input(self, run: Run) -> None:
+        """Memory's write of a cancelled run's input, kept unanswered in the transcript (``interrupt``), in the
+        background: its facts and window count as the customer said them."""
+        self._spawn(self._remember(run, None))
+
+    async def _remember(self, run: Run, reply: str | None) -> None:
         turn = [TurnMessage(role=m["role"], content=text) for m in run.input if (text := message_text(m["content"]))]
+        if reply is not None:
+            turn.append(TurnMessage(role="assistant", content=reply))
         try:
-            await self._memory.remember_turn(run.tenant_id, run.thread_id, [*turn, TurnMessage(role="assistant", content=reply)])
+            await self._memory.remember_turn(run.tenant_id, run.thread_id, turn)
         except Exception:
             log.exception("memory write after run %s of tenant %s failed", run.run_id, run.tenant_id)
 

@@ -13,6 +13,14 @@ class RunsSettings(BaseModel):
     run_lease_seconds: float = Field(
         default=30.0, ge=0.1, le=3600, description="Thread run lease and async-run claim TTL, renewed every third of it."
     )
+    run_enqueue_seconds: float = Field(
+        default=120.0, ge=0, le=3600,
+        description="How long an `enqueue` run waits for its thread before it is refused (409 THREAD_BUSY).",
+    )
+    run_enqueue_poll_seconds: float = Field(
+        default=0.25, ge=0.01, le=10,
+        description="How often a waiting `enqueue` run checks a thread whose active run executes in another process.",
+    )
     run_max_attempts: int = Field(
         default=3, ge=1, le=100, description="Claims of an async run that may expire before it fails with RUN_ABANDONED."
     )

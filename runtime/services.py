@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from runs.batches import BatchRunner, BatchService, Execute
 from runs.context import TurnContext
 from runs.executor import RunExecutor
+from runs.multitask import Multitask
 from runs.social import SocialService
 from runs.worker import RunQueueWorker
 from runtime import components
@@ -66,6 +67,7 @@ class Services:
     tracer: Tracer = field(init=False)
     context: TurnContext = field(init=False)
     executor: RunExecutor = field(init=False)
+    multitask: Multitask = field(init=False)
     active_keys: ActiveKeys = field(init=False)
     worker: RunQueueWorker | None = field(init=False, default=None)
     batch_runner: BatchRunner | None = field(init=False, default=None)
@@ -75,6 +77,8 @@ class Services:
         self.context = TurnContext(self.threads, self.assistants, self.prompts, self.products, self.settings.window_size)
         self.executor = RunExecutor(self.runs, self.context, self.backends.graph, self.backends.memory,
                                     self.settings.run_lease_seconds, self.tracer)
+        self.multitask = Multitask(self.runs, self.executor, self.settings.run_enqueue_seconds,
+                                   self.settings.run_enqueue_poll_seconds)
         self.active_keys = ActiveKeys(self.app_keys, self.settings.key_recheck_seconds)
 
     @classmethod

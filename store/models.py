@@ -102,6 +102,7 @@ class Assistant(Timestamps, Base):
     voice_id: Mapped[str | None] = mapped_column(String(100))
     voice_file: Mapped[str | None] = mapped_column(String(500))
     model: Mapped[str | None] = mapped_column(String(100))
+    multitask_strategy: Mapped[str] = mapped_column(String(16), default="reject", server_default="reject")
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

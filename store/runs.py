@@ -90,7 +90,7 @@ def _release_lease(tenant_id: str, thread_id: str, run_id: str) -> Update:
     )
 
 
-def _finished(run: Run, now: datetime, status: Literal["completed", "failed"]) -> dict[str, Any]:
+def _finished(run: Run, now: datetime, status: Literal["completed", "failed", "cancelled"]) -> dict[str, Any]:
     """The columns every finished run gets; its webhook (if any) is due now."""
     return {
         "status": status,
@@ -148,11 +148,12 @@ class RunStore:
         await self._insert(run)
         return run
 
-    async def start(self, tenant_id: str, thread_id: str, lease_seconds: float, **fields: Any) -> Run | None:
+    async def start(self, tenant_id: str, thread_id: str, lease_seconds: float, run_id: str | None = None,
+                    **fields: Any) -> Run | None:
         """Take the thread's lease and store a new running run (``create``'s ``fields``), in one transaction, so a
         lease is never held by a run that does not exist yet: None, with nothing written, when the thread is busy."""
         now = self._now()
-        run = Run(run_id=new_id(), tenant_id=tenant_id, thread_id=thread_id, status="running", started_at=now,
+        run = Run(run_id=run_id or new_id(), tenant_id=tenant_id, thread_id=thread_id, status="running", started_at=now,
                   webhook_url=None, metadata_=fields.pop("metadata"), **fields)
         free = or_(Thread.lease_run_id.is_(None), Thread.lease_expires_at < now)
         lease = (
@@ -199,6 +200,40 @@ class RunStore:
             return await session.scalar(
                 select(Run).where(Run.tenant_id == tenant_id, Run.thread_id == thread_id, Run.run_id == run_id)
             )
+
+    async def active(self, tenant_id: str, thread_id: str) -> list[Run]:
+        """The thread's runs that may still be finished: the one holding its lease and any queued, oldest first."""
+        async with self._sessions() as session:
+            return list(await session.scalars(
+                select(Run).where(Run.tenant_id == tenant_id, Run.thread_id == thread_id, Run.status.in_(ACTIVE))
+                .order_by(Run.created_at)))
+
+    async def holder(self, tenant_id: str, thread_id: str) -> Run | None:
+        """The run holding the thread's live lease (None when the thread is free)."""
+        now = self._now()
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(Run).join(Thread, and_(Thread.tenant_id == Run.tenant_id, Thread.lease_run_id == Run.run_id))
+                .where(*_of_thread(tenant_id, thread_id), Thread.lease_expires_at >= now, Run.status.in_(ACTIVE)))
+
+    async def cancel(self, run: Run, reason: dict[str, Any], *, keep_input: bool = False) -> bool:
+        """End ``run`` as cancelled (``reason``: the error object it shows) and free its thread, whoever executes it;
+        with ``keep_input``, its customer messages are stored, unanswered, in the same transaction. False, with nothing
+        written, when it had already finished. The executor notices (at once in its own process, else at its next
+        lease renewal) and stops; what it would have stored is refused by ``complete``'s compare-and-set."""
+        values = _finished(run, self._now(), "cancelled") | {"error": reason}
+        async with self._sessions.begin() as session:
+            changed = await session.execute(
+                update(Run).where(*_the_run(run), Run.status.in_(ACTIVE)).values(**values)
+                .execution_options(synchronize_session=False))
+            if changed.rowcount != 1:
+                return False
+            await session.execute(_release_lease(run.tenant_id, run.thread_id, run.run_id))
+            if keep_input:
+                session.add_all(Message(tenant_id=run.tenant_id, thread_id=run.thread_id, run_id=run.run_id,
+                                        role=m["role"], content=m["content"]) for m in run.input)
+        _apply(run, values)
+        return True
 
     # -- idempotency keys ------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from llm.coalesce import HOP_INTERVAL_S, coalesced
 from llm.errors import LLMError
 from llm.types import ChatMessage, LLMRequest, LLMResponse, StreamEvent, ToolCall, ToolSpec, merge_deltas
 from runs.executor import RunEvent, error_body
+from runs.multitask import Strategy
 from runtime.services import Services
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=CheckedRoute)
@@ -161,16 +162,17 @@ async def _graph_events(events: AsyncIterator[RunEvent], assistant_id: str) -> A
             yield StreamEvent(delta=event.data["delta"])
         elif event.name == "run.completed":
             yield StreamEvent(response=_graph_response(event.data, assistant_id))
-        elif event.name == "run.failed":
+        elif event.name in ("run.failed", "run.cancelled"):
             raise failure(event)
 
 
-async def _assistant_completion(body: ChatCompletionRequest, ctx: TenantContext, services: Services, thread_id: str | None) -> Any:
+async def _assistant_completion(body: ChatCompletionRequest, ctx: TenantContext, services: Services, thread_id: str | None,
+                                strategy: Strategy | None) -> Any:
     thread_id = thread_id or body.user
     if not thread_id:
         raise ApiError(400, "THREAD_REQUIRED", "name the thread to run on with the X-MAS-Thread-ID header or the 'user' field")
     run, run_events = await services.executor.start(
-        start_run(services, ctx, thread_id, RunCreate(assistant_id=body.model, input=_turn_input(body)),
+        start_run(services, ctx, thread_id, RunCreate(assistant_id=body.model, input=_turn_input(body), multitask_strategy=strategy),
                   "stream" if body.stream else "wait"))
     events = aiter(_graph_events(run_events, body.model))
     if not body.stream:
@@ -189,11 +191,14 @@ async def chat_completions(
     ctx: TenantChat,
     services: ServicesDep,
     x_mas_thread_id: Annotated[str | None, Header(description="The thread an assistant run goes to (else `user`).")] = None,
+    # Typed without None: a header is a string or absent, and a null in its schema would invite "null".
+    x_mas_multitask_strategy: Annotated[Strategy, Header(
+        description="An assistant run's multitask_strategy (default: the assistant's), as on the runs endpoints.")] = None,  # type: ignore[assignment]
 ) -> Any:
     """``model`` is an LLM alias or catalog model (``GET /v1/models``), or an assistant id (runs the agent graph);
     ``stream: true`` answers with SSE chunks."""
     if _is_uuid(body.model) and await services.assistants.get(ctx.tenant_id, body.model) is not None:
-        return await _assistant_completion(body, ctx, services, x_mas_thread_id)
+        return await _assistant_completion(body, ctx, services, x_mas_thread_id, x_mas_multitask_strategy)
     request = to_llm_request(body, ctx.tenant_id)
     if not body.stream:
         return completion(await services.backends.llm.complete(request))

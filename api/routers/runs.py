@@ -6,8 +6,8 @@ import ipaddress
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, cast
 
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
@@ -29,8 +29,9 @@ from api.schemas.runs import (
 from runs.errors import ThreadBusy
 from runs.executor import RunEvent, error_body
 from runs.idempotency import RunRequest, keyed_run
+from runs.multitask import Strategy
 from runtime.services import Services
-from store.models import Run
+from store.models import Run, new_id
 from store.runs import KeyTaken
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"], route_class=CheckedRoute)
@@ -39,9 +40,11 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 logger = logging.getLogger("mas.api")
 
 
-async def _check_target(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate) -> None:
+async def _strategy(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate) -> Strategy:
+    """The run's multitask strategy (its own, else its assistant's); 404 for an unknown thread or assistant."""
     found(await services.threads.get(ctx.tenant_id, thread_id), "thread", thread_id)
-    found(await services.assistants.get(ctx.tenant_id, body.assistant_id), "assistant", body.assistant_id)
+    assistant = found(await services.assistants.get(ctx.tenant_id, body.assistant_id), "assistant", body.assistant_id)
+    return body.multitask_strategy or cast(Strategy, assistant.multitask_strategy)
 
 
 def _run_fields(body: RunCreate) -> dict[str, Any]:
@@ -55,12 +58,17 @@ def _run_fields(body: RunCreate) -> dict[str, Any]:
 
 async def start_run(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate, mode: str,
                     key: str | None = None) -> Run:
-    """Takes the thread's lease (else 409 THREAD_BUSY) and stores the run as running.
+    """Takes the thread's lease (as the run's multitask strategy says, else 409 THREAD_BUSY) and stores the run as
+    running.
 
     Raises ``KeyTaken`` when another request with the idempotency ``key`` stored its run first."""
-    await _check_target(services, ctx, thread_id, body)
-    run = await services.runs.start(ctx.tenant_id, thread_id, services.settings.run_lease_seconds, mode=mode,
-                                    idempotency_key=key, request_id=ctx.request_id, **_run_fields(body))
+    strategy = await _strategy(services, ctx, thread_id, body)
+
+    def start(run_id: str) -> Awaitable[Run | None]:
+        return services.runs.start(ctx.tenant_id, thread_id, services.settings.run_lease_seconds, run_id=run_id,
+                                   mode=mode, idempotency_key=key, request_id=ctx.request_id, **_run_fields(body))
+
+    run = await services.multitask.begin(ctx.tenant_id, thread_id, strategy, start)
     if run is not None:
         return run
     if key is not None and await services.runs.by_key(ctx.tenant_id, key) is not None:
@@ -104,7 +112,7 @@ async def run_wait(thread_id: str, body: RunCreate, ctx: TenantChat, services: S
     async for event in events:
         if event.name == "run.completed":
             return event.data
-        if event.name == "run.failed":
+        if event.name in ("run.failed", "run.cancelled"):
             raise failure(event)
     raise RuntimeError("the run ended without an outcome")
 
@@ -138,15 +146,19 @@ async def run_async(thread_id: str, body: AsyncRunCreate, ctx: TenantChat, servi
                     idempotency_key: IdempotencyKey = None) -> AsyncRunAccepted:
     """Stored before the 202; a worker runs it (waiting while the thread is busy) and POSTs the webhook. With an
     ``Idempotency-Key``, a repeated request gets the run the key first queued."""
-    await _check_target(services, ctx, thread_id, body)
+    strategy = await _strategy(services, ctx, thread_id, body)
     if body.webhook_url is not None and not services.settings.webhook_allow_private:
         refuse_private_webhook(body.webhook_url.host or "")
     request = RunRequest(thread_id=thread_id, mode="async", **_run_fields(body))
     while True:
         if idempotency_key is not None and (run := await keyed_run(services.runs, ctx.tenant_id, idempotency_key, request)):
             return AsyncRunAccepted.model_validate(run, from_attributes=True)
+        if strategy == "reject" and await services.runs.active(ctx.tenant_id, thread_id):
+            raise ThreadBusy(ctx.tenant_id, thread_id, "async")
+        run_id = new_id()
+        await services.multitask.supersede(ctx.tenant_id, thread_id, strategy, run_id)
         try:
-            run = await services.runs.create(ctx.tenant_id, thread_id, mode="async", status="queued",
+            run = await services.runs.create(ctx.tenant_id, thread_id, run_id=run_id, mode="async", status="queued",
                                              webhook_url=str(body.webhook_url) if body.webhook_url else None,
                                              idempotency_key=idempotency_key, request_id=ctx.request_id,
                                              **_run_fields(body))
@@ -159,6 +171,18 @@ async def run_async(thread_id: str, body: AsyncRunCreate, ctx: TenantChat, servi
 
 async def _run(services: Services, ctx: TenantContext, thread_id: str, run_id: str) -> Run:
     return found(await services.runs.get(ctx.tenant_id, thread_id, run_id), "run", run_id)
+
+
+@router.post("/{thread_id}/runs/{run_id}/cancel", response_model=RunStatus)
+async def run_cancel(thread_id: str, run_id: str, ctx: TenantChat, services: ServicesDep) -> RunStatus:
+    """Ends a queued or running run as ``cancelled`` (its generation is aborted, nothing of it is stored) and frees
+    the thread at once; a run already cancelled answers as it is, a finished one 409 RUN_FINISHED."""
+    run = await _run(services, ctx, thread_id, run_id)
+    if not await services.multitask.cancel(run):
+        run = await _run(services, ctx, thread_id, run_id)
+        if run.status != "cancelled":
+            raise ApiError(409, "RUN_FINISHED", f"run '{run_id}' has already finished ({run.status})", {"status": run.status})
+    return RunStatus.model_validate(run, from_attributes=True)
 
 
 @router.get("/{thread_id}/runs/{run_id}/status", response_model=RunStatus)
@@ -175,7 +199,7 @@ async def run_record(thread_id: str, run_id: str, ctx: TenantChat, services: Ser
 @router.post("/{thread_id}/runs/suggestion", response_model=SuggestionResult)
 async def suggestion(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> SuggestionResult:
     """Three replies a human agent could send next; nothing is sent or stored."""
-    await _check_target(services, ctx, thread_id, body)
+    await _strategy(services, ctx, thread_id, body)  # 404 for an unknown thread or assistant
     draft = Run(run_id=str(uuid.uuid4()), tenant_id=ctx.tenant_id, thread_id=thread_id, assistant_id=body.assistant_id,
                 input=_run_fields(body)["input"], requested_model=body.model)
     suggestions = await services.executor.suggest(draft)

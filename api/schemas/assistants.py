@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from api.schemas.common import JsonObject, OrmModel, PatchModel, ShortText, StrictModel
+from runs.multitask import Strategy
 
 
 class Sex(str, Enum):
@@ -18,6 +19,9 @@ class Sex(str, Enum):
 class AssistantStatus(str, Enum):
     ACTIVE = "ACTIVE"
     INACTIVE = "INACTIVE"
+
+
+STRATEGY = "What a run of this assistant does while another is active on its thread, unless the run says."
 
 
 class _AssistantFields(StrictModel):
@@ -37,10 +41,12 @@ class AssistantCreate(_AssistantFields):
     industry: ShortText
     profile: JsonObject = Field(default_factory=dict)
     status: AssistantStatus = Field(AssistantStatus.ACTIVE, strict=False)
+    multitask_strategy: Strategy = Field("reject", description=STRATEGY)
 
 
 class AssistantUpdate(_AssistantFields, PatchModel):
-    not_nullable = frozenset({"assistant_name", "personality", "occupation", "industry", "profile", "status"})
+    not_nullable = frozenset({"assistant_name", "personality", "occupation", "industry", "profile", "status",
+                              "multitask_strategy"})
 
     tenant_id: str | None = None
     assistant_name: ShortText | None = None
@@ -49,6 +55,7 @@ class AssistantUpdate(_AssistantFields, PatchModel):
     industry: ShortText | None = None
     profile: JsonObject | None = None
     status: AssistantStatus | None = Field(None, strict=False)
+    multitask_strategy: Strategy | None = Field(None, description=STRATEGY)
 
 
 class AssistantOut(OrmModel):
@@ -65,6 +72,7 @@ class AssistantOut(OrmModel):
     voice_id: str | None
     voice_file: str | None
     model: str | None
+    multitask_strategy: str
     status: str
     created_at: datetime
     updated_at: datetime

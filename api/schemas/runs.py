@@ -11,6 +11,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, model_vali
 from agents.bounds import MediaUrl
 from agents.intent import Invitation
 from api.schemas.common import USER_TURN, JsonObject, StrictModel
+from runs.multitask import Strategy
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
@@ -42,6 +43,10 @@ class RunCreate(StrictModel):
     input: list[RunMessage] = Field(min_length=1, max_length=50, json_schema_extra={"contains": USER_TURN})
     metadata: JsonObject = Field(default_factory=dict)
     model: str | None = Field(None, max_length=100, description="An LLM alias or model for the reply; default: the prompt's.")
+    multitask_strategy: Strategy | None = Field(
+        None, description="What this run does while another is active on the thread: reject (409 THREAD_BUSY), enqueue "
+                          "(run after it), interrupt (cancel it, keep its input unanswered and answer both), rollback "
+                          "(cancel it and drop its input). Default: the assistant's.")
 
     @model_validator(mode="after")
     def _needs_a_user_message(self) -> RunCreate:
@@ -90,7 +95,7 @@ class RunResult(BaseModel):
 class AsyncRunAccepted(BaseModel):
     run_id: str
     thread_id: str
-    status: Literal["queued", "running", "completed", "failed"] = Field(
+    status: Literal["queued", "running", "completed", "failed", "cancelled"] = Field(
         description="queued, or where an Idempotency-Key named an earlier run, that run's status now.")
     created_at: datetime
 
@@ -98,7 +103,7 @@ class AsyncRunAccepted(BaseModel):
 class RunStatus(BaseModel):
     run_id: str
     thread_id: str
-    status: Literal["queued", "running", "completed", "failed"]
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
     created_at: datetime
     updated_at: datetime
     error: dict[str, Any] | None = None

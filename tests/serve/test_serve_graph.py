@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -216,6 +217,41 @@ def test_a_client_that_disconnects_never_loses_its_turn(service: Running) -> Non
             assert brand.call("GET", f"/v1/threads/{thread_id}/runs/{run_id}/status")["status"] == "completed"
             # Free at once, not when the lease expires: the next turn is answered, not refused as THREAD_BUSY.
             brand.call("POST", f"/v1/threads/{thread_id}/runs/wait", json=body(paced, "那价格呢？"))
+
+
+def test_a_second_message_interrupts_a_slow_stream_and_a_cancel_aborts_another(service: Running) -> None:
+    """Interrupt and cancel on Serve: the slow run stops at once, the thread is free, nothing of it is half-stored."""
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        brand = Brand(service, http, "graph-control")
+        assert brand.call("POST", "/v1/products/import", json=CATALOG)["failed"] == []
+        assistant_id = brand.assistant()
+        thread_id = brand.thread(assistant_id)
+        runs = f"/v1/threads/{thread_id}/runs"
+        slow = {**body(assistant_id, "想了解一下热玛吉"), "model": "slow-chat"}
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            def stream() -> list[str]:
+                with http.stream("POST", f"{runs}/stream", headers=brand.headers, json=slow) as response:
+                    return [line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")]
+
+            streamed = pool.submit(stream)
+            until(lambda: brand.call("GET", f"/v1/threads/{thread_id}")["status"] == "RUNNING")
+            started = time.monotonic()
+            second = brand.call("POST", f"{runs}/wait", json={**body(assistant_id, "价格大概多少"), "multitask_strategy": "interrupt"})
+            assert streamed.result(timeout=30)[-1] == "run.cancelled"
+        assert time.monotonic() - started < 5  # the 6 s first token was never waited for
+        assert "射频紧致提升" in second["response"]  # it answered the interrupted message too
+        messages = brand.call("GET", f"/v1/threads/{thread_id}/messages")["messages"]
+        assert [(m["role"], m["content"]) for m in reversed(messages)] == [
+            ("user", "想了解一下热玛吉"), ("user", "价格大概多少"), ("assistant", second["response"])]
+
+        with http.stream("POST", f"{runs}/stream", headers=brand.headers, json=slow) as response:
+            lines = response.iter_lines()
+            started_event = next(json.loads(line.removeprefix("data: ")) for line in lines if line.startswith("data: "))
+            assert brand.call("POST", f"{runs}/{started_event['run_id']}/cancel")["status"] == "cancelled"
+            events = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+        assert events[-1] == "run.cancelled"
+        assert brand.call("GET", f"/v1/threads/{thread_id}")["status"] == "IDLE"
+        assert len(brand.call("GET", f"/v1/threads/{thread_id}/messages")["messages"]) == 3  # nothing of it stored
 
 
 def test_the_social_agent_serves_through_the_ingress(service: Running) -> None:

@@ -1,0 +1,215 @@
+"""A second message while a run is active (multitask strategies), and run cancel, over HTTP on SQLite and PostgreSQL.
+
+The active run is made slow with the ``simulated`` model (its first token after ``SLOW_S``); the runs that follow it
+use the offline LLM and answer at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runtime.settings import Settings
+from tests.api.test_runs import Chat, eventually, new_chat, sse_events
+from tests.client import ApiClient, assert_error
+
+SLOW_S = 3.0
+
+
+@pytest.fixture
+def settings(tmp_path: Path, empty_database: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=empty_database, jwt_secret="test-secret-" + "x" * 52,
+                    simulated_ttft_ms=SLOW_S * 1000, simulated_output_tokens=5, simulated_tokens_per_s=1000,
+                    worker_poll_seconds=0.1)
+
+
+@pytest.fixture
+async def chat(tenant_a: ApiClient) -> Chat:
+    return await new_chat(tenant_a)
+
+
+async def slow(chat: Chat, text: str, path: str = "runs/wait", **extra: Any) -> asyncio.Task[httpx.Response]:
+    """A run on the simulated model, sent in the background; returns once it holds the thread."""
+    task = asyncio.create_task(chat.client.post(chat.url(path), json=chat.body(text, model="simulated", **extra)))
+    await eventually(lambda: _holder(chat))
+    return task
+
+
+async def _holder(chat: Chat) -> str | None:
+    thread = await chat.client.expect(200, "GET", f"/v1/threads/{chat.thread_id}")
+    if thread["status"] != "RUNNING":
+        return None
+    run = await chat.client.services.runs.holder("tenant-a", chat.thread_id)
+    return run.run_id if run else None
+
+
+async def transcript(chat: Chat) -> list[tuple[str, str]]:
+    messages = (await chat.client.expect(200, "GET", chat.url("messages"), params={"limit": 50}))["messages"]
+    return [(m["role"], m["content"]) for m in reversed(messages)]
+
+
+async def test_reject_is_the_default_a_second_run_gets_409_and_the_first_is_untouched(chat: Chat) -> None:
+    first = await slow(chat, "想了解一下热玛吉")
+    assert_error(await chat.client.post(chat.url("runs/wait"), json=chat.body("在吗")), 409, "THREAD_BUSY")
+    assert_error(await chat.client.post(chat.url("runs/async"), json=chat.body("在吗")), 409, "THREAD_BUSY")
+    assert (await first).status_code == 200
+    assert [role for role, _ in await transcript(chat)] == ["user", "assistant"]
+
+
+async def test_enqueued_runs_answer_after_the_active_one_in_the_order_they_came(chat: Chat) -> None:
+    first = await slow(chat, "第一条")
+    later = []
+    for text in ("第二条", "第三条", "第四条"):
+        later.append(asyncio.create_task(chat.client.post(chat.url("runs/wait"), json=chat.body(text, multitask_strategy="enqueue"))))
+        await asyncio.sleep(0.2)  # each has joined the line before the next is sent
+    responses = [await first, *[await task for task in later]]
+    assert [r.status_code for r in responses] == [200] * 4, [r.text for r in responses]
+    said = await transcript(chat)
+    assert [text for role, text in said if role == "user"] == ["第一条", "第二条", "第三条", "第四条"]
+    assert [role for role, _ in said] == ["user", "assistant"] * 4  # none lost, none answered twice
+
+
+async def test_an_enqueued_run_gives_up_with_409_after_the_enqueue_limit(chat: Chat) -> None:
+    chat.client.services.multitask._enqueue_s = 0.5  # a test's short limit instead of MAS_RUN_ENQUEUE_SECONDS
+    first = await slow(chat, "第一条")
+    response = await chat.client.post(chat.url("runs/wait"), json=chat.body("第二条", multitask_strategy="enqueue"))
+    assert_error(response, 409, "THREAD_BUSY")
+    assert (await first).status_code == 200
+    assert [text for role, text in await transcript(chat) if role == "user"] == ["第一条"]
+
+
+async def test_interrupt_cancels_the_active_run_keeps_its_message_and_answers_both(chat: Chat) -> None:
+    first = await slow(chat, "想了解一下热玛吉，我对酒精过敏")
+    interrupted = await _holder(chat)
+    started = asyncio.get_running_loop().time()
+    second = await chat.wait("价格大概多少", multitask_strategy="interrupt")
+    assert asyncio.get_running_loop().time() - started < SLOW_S / 2  # it did not wait for the slow reply
+    error = assert_error(await first, 409, "RUN_CANCELLED")
+    assert error["details"] == {"by": "interrupt", "run_id": second["run_id"]}
+    assert "射频紧致提升" in second["response"]  # 热玛吉 was in the interrupted message only
+    assert await transcript(chat) == [("user", "想了解一下热玛吉，我对酒精过敏"), ("user", "价格大概多少"),
+                                      ("assistant", second["response"])]
+    record = await chat.client.expect(200, "GET", chat.url(f"runs/{interrupted}"))
+    assert record["status"] == "cancelled" and record["result"] is None
+    found = await eventually(lambda: _memories(chat, "酒精过敏"))
+    assert any("酒精" in hit["text"] for hit in found)  # the interrupted message's fact was remembered
+
+
+async def _memories(chat: Chat, query: str) -> list[dict[str, Any]]:
+    body = await chat.client.expect(200, "GET", "/v1/memory/search", params={"q": query, "thread_id": chat.thread_id})
+    return [hit for hit in body["results"] if hit["memory_type"] == "episodic"]
+
+
+async def test_rollback_cancels_the_active_run_and_drops_its_message(chat: Chat) -> None:
+    first = await slow(chat, "想了解一下热玛吉")
+    second = await chat.wait("你好", multitask_strategy="rollback")
+    assert assert_error(await first, 409, "RUN_CANCELLED")["details"] == {"by": "rollback", "run_id": second["run_id"]}
+    assert "射频紧致提升" not in second["response"]
+    assert await transcript(chat) == [("user", "你好"), ("assistant", second["response"])]
+
+
+async def test_cancel_aborts_a_stream_frees_the_thread_at_once_and_stores_nothing(chat: Chat) -> None:
+    stream = await slow(chat, "想了解一下热玛吉", path="runs/stream")
+    run_id = await _holder(chat)
+    started = asyncio.get_running_loop().time()
+    status = await chat.client.expect(200, "POST", chat.url(f"runs/{run_id}/cancel"))
+    assert status["status"] == "cancelled" and status["error"]["code"] == "RUN_CANCELLED"
+    events = sse_events((await stream).text)
+    assert asyncio.get_running_loop().time() - started < SLOW_S / 2  # the generation was not waited for
+    assert events[-1][0] == "run.cancelled" and events[-1][1]["run_id"] == run_id
+    assert (await chat.client.expect(200, "GET", f"/v1/threads/{chat.thread_id}"))["status"] == "IDLE"
+    assert not chat.client.services.executor._executing  # nothing of the run executes any more
+    assert await transcript(chat) == []
+    assert (await chat.wait("你好"))["status"] == "completed"
+    again = await chat.client.expect(200, "POST", chat.url(f"runs/{run_id}/cancel"))
+    assert again["status"] == "cancelled"  # cancelling twice is harmless
+    record = await chat.client.expect(200, "GET", chat.url(f"runs/{run_id}"))
+    assert record["status"] == "cancelled" and record["result"] is None
+
+
+async def test_cancel_of_a_finished_unknown_or_foreign_run(chat: Chat, tenant_b: ApiClient) -> None:
+    done = await chat.wait("你好")
+    error = assert_error(await chat.client.post(chat.url(f"runs/{done['run_id']}/cancel")), 409, "RUN_FINISHED")
+    assert error["details"] == {"status": "completed"}
+    assert_error(await chat.client.post(chat.url("runs/nope/cancel")), 404, "RUN_NOT_FOUND")
+    assert_error(await tenant_b.post(chat.url(f"runs/{done['run_id']}/cancel")), 404, "RUN_NOT_FOUND")
+
+
+async def test_a_queued_async_run_that_is_cancelled_never_runs(chat: Chat) -> None:
+    first = await slow(chat, "第一条")
+    queued = await chat.client.expect(202, "POST", chat.url("runs/async"),
+                                      json=chat.body("第二条", multitask_strategy="enqueue"))
+    cancelled = await chat.client.expect(200, "POST", chat.url(f"runs/{queued['run_id']}/cancel"))
+    assert cancelled["status"] == "cancelled"
+    assert (await first).status_code == 200
+    await asyncio.sleep(0.5)  # the worker polls every 0.1 s
+    assert [text for role, text in await transcript(chat) if role == "user"] == ["第一条"]
+    assert (await chat.client.expect(200, "GET", chat.url(f"runs/{queued['run_id']}/status")))["status"] == "cancelled"
+
+
+async def test_an_async_run_may_interrupt_the_active_one(chat: Chat) -> None:
+    first = await slow(chat, "想了解一下热玛吉")
+    queued = await chat.client.expect(202, "POST", chat.url("runs/async"),
+                                      json=chat.body("价格大概多少", multitask_strategy="interrupt"))
+    assert assert_error(await first, 409, "RUN_CANCELLED")["details"]["run_id"] == queued["run_id"]
+
+    async def finished() -> dict[str, Any] | None:
+        record = await chat.client.expect(200, "GET", chat.url(f"runs/{queued['run_id']}"))
+        return record if record["status"] == "completed" else None
+
+    record = await eventually(finished)
+    assert "射频紧致提升" in record["result"]["response"]
+
+
+async def test_the_assistant_sets_the_default_strategy_and_a_run_may_override_it(chat: Chat) -> None:
+    assistant = await chat.client.expect(200, "PUT", f"/v1/assistants/{chat.assistant_id}",
+                                         json={"multitask_strategy": "rollback"})
+    assert assistant["multitask_strategy"] == "rollback"
+    first = await slow(chat, "第一条")
+    assert_error(await chat.client.post(chat.url("runs/wait"), json=chat.body("第二条", multitask_strategy="reject")),
+                 409, "THREAD_BUSY")
+    second = await chat.wait("第三条")  # the assistant's rollback
+    assert assert_error(await first, 409, "RUN_CANCELLED")["details"]["by"] == "rollback"
+    assert [text for role, text in await transcript(chat) if role == "user"] == ["第三条"]
+    assert second["status"] == "completed"
+
+
+async def test_the_openai_endpoint_takes_the_strategy_from_a_header(chat: Chat) -> None:
+    first = await slow(chat, "想了解一下热玛吉")
+    body = {"model": chat.assistant_id, "messages": [{"role": "user", "content": "价格大概多少"}]}
+    headers = {"X-MAS-Thread-ID": chat.thread_id}
+    assert_error(await chat.client.post("/v1/chat/completions", json=body, headers=headers), 409, "THREAD_BUSY")
+    answer = await chat.client.expect(200, "POST", "/v1/chat/completions", json=body,
+                                      headers={**headers, "X-MAS-Multitask-Strategy": "interrupt"})
+    assert "射频紧致提升" in answer["choices"][0]["message"]["content"]
+    assert_error(await first, 409, "RUN_CANCELLED")
+    response = await chat.client.post("/v1/chat/completions", json=body,
+                                      headers={**headers, "X-MAS-Multitask-Strategy": "merge-everything"})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("strategy", ["", "REJECT", "interrupt ", 1, None])
+async def test_unknown_strategies_get_422(chat: Chat, strategy: Any) -> None:
+    if strategy is None:
+        response = await chat.client.post(chat.url("runs/wait"), json=chat.body("你好", multitask_strategy={"a": 1}))
+    else:
+        response = await chat.client.post(chat.url("runs/wait"), json=chat.body("你好", multitask_strategy=strategy))
+    assert_error(response, 422, "VALIDATION_ERROR")
+
+
+async def test_racing_interrupts_cancel_only_the_run_before_them_and_are_all_answered(chat: Chat) -> None:
+    first = await slow(chat, "第一条")
+    texts = [f"追问{i}" for i in range(4)]
+    responses = await asyncio.gather(*(chat.client.post(chat.url("runs/wait"), json=chat.body(text, multitask_strategy="interrupt"))
+                                       for text in texts))
+    assert [r.status_code for r in responses] == [200] * 4, [r.text for r in responses]
+    assert_error(await first, 409, "RUN_CANCELLED")
+    said = await transcript(chat)
+    assert sorted(text for role, text in said if role == "user") == sorted(["第一条", *texts])  # each once
+    replies = [text for role, text in said if role == "assistant"]
+    assert sorted(replies) == sorted(r.json()["response"] for r in responses)  # one stored reply per answered run
+    assert said[-1][0] == "assistant" and said[0] == ("user", "第一条")
