@@ -33,6 +33,7 @@ from runs import observed
 from runs.context import TurnContext
 from runs.errors import ServiceError, ThreadBusy
 from runs.observed import RunClock
+from runs.run_events import RunEvents
 from store.models import Run
 from store.runs import RunStore
 from store.transcript import message_text
@@ -60,6 +61,7 @@ class RunEvent:
     name: str
     data: dict[str, Any]
     status: int = 200
+    id: int | None = None  # its seq in the run's event log (the SSE id a client resumes from)
 
 
 class RunTakenOver(Exception):
@@ -107,8 +109,9 @@ def result_body(run: Run, result: TurnResult, clock: RunClock) -> dict[str, Any]
 
 class RunExecutor:
     def __init__(self, runs: RunStore, context: TurnContext, graph: Graph, memory: MemoryWriter, lease_seconds: float,
-                 tracer: Tracer | None = None) -> None:
+                 events: RunEvents, tracer: Tracer | None = None) -> None:
         self._runs = runs
+        self._events = events
         self._tracer = tracer or NoTracer()
         self._context = context
         self._graph = graph
@@ -174,7 +177,14 @@ class RunExecutor:
         """Runs ``run`` to its end: the async worker's entry point (the worker holds and renews the thread lease)."""
         await self._execute(run, lambda event: None, keep_lease=False)
 
-    async def _execute(self, run: Run, emit: Callable[[RunEvent | None], None], keep_lease: bool = True) -> None:
+    async def _execute(self, run: Run, send: Callable[[RunEvent | None], None], keep_lease: bool = True) -> None:
+        def emit(event: RunEvent | None) -> None:
+            if event is None:
+                self._events.finish(run)
+            else:
+                event.id = self._events.record(run, event.name, event.data)
+            send(event)
+
         store, clock, turn = self._runs, RunClock.start(run), None
         keeper = asyncio.create_task(self._keep_lease(run)) if keep_lease else None
         self._executing[run.run_id] = asyncio.current_task()  # type: ignore[assignment]

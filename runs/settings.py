@@ -21,6 +21,14 @@ class RunsSettings(BaseModel):
         default=0.25, ge=0.01, le=10,
         description="How often a waiting `enqueue` run checks a thread whose active run executes in another process.",
     )
+    run_events_ttl_seconds: float = Field(
+        default=600.0, ge=1, le=7 * 86400,
+        description="How long a run's events are kept for a client joining or resuming its stream.",
+    )
+    run_events_flush_seconds: float = Field(
+        default=0.25, ge=0.01, le=10,
+        description="How often a running run's new events are written to the event log (and a joiner elsewhere polls it).",
+    )
     run_max_attempts: int = Field(
         default=3, ge=1, le=100, description="Claims of an async run that may expire before it fails with RUN_ABANDONED."
     )

@@ -6,7 +6,7 @@ both every third of ``run_lease_seconds``. ``execute`` finishes the run itself (
 When a renewal finds the claim or the lease lost, the execution is cancelled. A worker that dies stops
 renewing: its runs become claimable by any worker once the claim expires. A worker that is stopped hands
 its runs back at once. Once per lease period the worker also sweeps up after crashed replicas
-(``RunStore.sweep_abandoned``).
+(``RunStore.sweep_abandoned``) and deletes run events past their TTL.
 
 Finished runs' webhooks are delivered by a second loop; each attempt's outcome and the next retry time
 are stored on the run, so retries survive restarts and are spread over every replica's worker.
@@ -73,6 +73,7 @@ class RunQueueWorker:
         webhook_body: Callable[[Run], Awaitable[bytes]] | None = None,
         worker_id: str | None = None,
         http: httpx.AsyncClient | None = None,
+        expire_events: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.worker_id = worker_id or new_worker_id()
         self._store = store
@@ -80,6 +81,7 @@ class RunQueueWorker:
         self._settings = settings
         self._webhook_secret = webhook_secret
         self._webhook_body = webhook_body or status_body
+        self._expire_events = expire_events
         self._http = http or httpx.AsyncClient()
         self._owns_http = http is None
         self._loops: list[asyncio.Task[None]] = []
@@ -159,6 +161,8 @@ class RunQueueWorker:
         self._next_sweep = loop_time + self._settings.run_lease_seconds
         if failed := await self._store.sweep_abandoned(grace_seconds=self._settings.run_lease_seconds):
             logger.warning("run worker %s: failed %d runs orphaned by a stopped replica", self.worker_id, failed)
+        if self._expire_events is not None:
+            await self._expire_events()
 
     async def _run_claimed(self, run: Run) -> None:
         settings = self._settings

@@ -31,10 +31,18 @@ from store.batches import BatchStore
 from store.db import make_engine
 from store.generations import GenerationStore
 from store.products import ProductStore
+from store.run_events import RedisRunEventLog, RunEventLog, SqlRunEventLog
 from store.tenants import TenantStore
 from store.threads import ThreadStore
 from store.transcript import ThreadTranscript
 from telemetry.tracing import NoTracer, Tracer
+
+
+def run_event_log(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> RunEventLog:
+    """Where run events are kept for joining a stream: Redis when ``MAS_REDIS_URL`` is set, else the relational store."""
+    if settings.redis_url:
+        return RedisRunEventLog.from_url(settings.redis_url, settings.run_events_ttl_seconds)
+    return SqlRunEventLog(sessions, settings.run_events_ttl_seconds)
 
 
 def tracer(settings: Settings) -> Tracer:

@@ -14,6 +14,7 @@ from runs.batches import BatchRunner, BatchService, Execute
 from runs.context import TurnContext
 from runs.executor import RunExecutor
 from runs.multitask import Multitask
+from runs.run_events import RunEvents
 from runs.social import SocialService
 from runs.worker import RunQueueWorker
 from runtime import components
@@ -61,6 +62,7 @@ class Services:
     threads: ThreadStore
     products: ProductStore
     runs: RunStore
+    events: RunEvents
     backends: Backends
     social: SocialService
     batches: BatchService
@@ -76,7 +78,7 @@ class Services:
         self.tracer = components.tracer(self.settings)
         self.context = TurnContext(self.threads, self.assistants, self.prompts, self.products, self.settings.window_size)
         self.executor = RunExecutor(self.runs, self.context, self.backends.graph, self.backends.memory,
-                                    self.settings.run_lease_seconds, self.tracer)
+                                    self.settings.run_lease_seconds, self.events, self.tracer)
         self.multitask = Multitask(self.runs, self.executor, self.settings.run_enqueue_seconds,
                                    self.settings.run_enqueue_poll_seconds)
         self.active_keys = ActiveKeys(self.app_keys, self.settings.key_recheck_seconds)
@@ -98,7 +100,7 @@ class Services:
         _ = settings.effective_jwt_secret
         sessions = make_sessionmaker(engine)
         backends = backends or Backends.local(settings, sessions)
-        threads, products = ThreadStore(sessions), ProductStore(sessions)
+        threads, products, runs = ThreadStore(sessions), ProductStore(sessions), RunStore(sessions)
         batch_store = BatchStore(sessions)
         services = cls(
             settings=settings,
@@ -109,7 +111,9 @@ class Services:
             prompts=PromptStore(sessions),
             threads=threads,
             products=products,
-            runs=RunStore(sessions),
+            runs=runs,
+            events=RunEvents(components.run_event_log(settings, sessions), runs, settings.run_events_flush_seconds,
+                             settings.run_events_flush_seconds),
             backends=backends,
             social=components.social_service(backends.social, backends.memory, sessions),
             batches=BatchService(batch_store, threads, products, backends.memory),
@@ -118,7 +122,8 @@ class Services:
             run_worker = owns_backends
         if run_worker:
             services.worker = RunQueueWorker(services.runs, services.executor.execute, settings,
-                                             settings.effective_webhook_secret, webhook_body=webhook_body)
+                                             settings.effective_webhook_secret, webhook_body=webhook_body,
+                                             expire_events=services.events.expire)
             services.worker.start()
         if run_worker and owns_backends:  # on Serve, the BatchDriver runs batches (as Ray tasks), not the RunWorker
             batches = batches or components.batch_processor(settings, backends.social, backends.agents, backends.memory,
@@ -142,6 +147,7 @@ class Services:
         if self.worker is not None:
             await self.worker.stop()
         await self.executor.drain()
+        await self.events.close()
         await asyncio.to_thread(self.tracer.close)  # exports the traces still queued (bounded by the export timeout)
         await self.backends.close()
         await self.engine.dispose()

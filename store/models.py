@@ -158,6 +158,23 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RunEventRow(Base):
+    """One event of a run (``seq`` from 1), kept for ``MAS_RUN_EVENTS_TTL_SECONDS`` so a client can join or resume
+    its stream (the relational log; Redis keeps them instead when configured)."""
+
+    __tablename__ = "run_events"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_run_events_run_seq"),
+                      Index("ix_run_events_created", "created_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Run(Timestamps, Base):
     __tablename__ = "runs"
     __table_args__ = (

@@ -20,6 +20,7 @@ from api.schemas.runs import (
     AsyncRunAccepted,
     AsyncRunCreate,
     IdempotencyKey,
+    LastEventId,
     RunCreate,
     RunRecord,
     RunResult,
@@ -32,6 +33,7 @@ from runs.idempotency import RunRequest, keyed_run
 from runs.multitask import Strategy
 from runtime.services import Services
 from store.models import Run, new_id
+from store.run_events import LoggedEvent
 from store.runs import KeyTaken
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"], route_class=CheckedRoute)
@@ -117,8 +119,10 @@ async def run_wait(thread_id: str, body: RunCreate, ctx: TenantChat, services: S
     raise RuntimeError("the run ended without an outcome")
 
 
-def sse(event: RunEvent) -> str:
-    return f"event: {event.name}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
+def sse(event: RunEvent | LoggedEvent) -> str:
+    seq = event.seq if isinstance(event, LoggedEvent) else event.id
+    head = f"id: {seq}\n" if seq is not None else ""
+    return f"{head}event: {event.name}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
 
 
 @router.post("/{thread_id}/runs/stream", response_class=StreamingResponse,
@@ -183,6 +187,21 @@ async def run_cancel(thread_id: str, run_id: str, ctx: TenantChat, services: Ser
         if run.status != "cancelled":
             raise ApiError(409, "RUN_FINISHED", f"run '{run_id}' has already finished ({run.status})", {"status": run.status})
     return RunStatus.model_validate(run, from_attributes=True)
+
+
+@router.get("/{thread_id}/runs/{run_id}/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events (each with its id), "
+                             "live while it runs, ending with run.completed, run.failed or run.cancelled"}})
+async def run_join(thread_id: str, run_id: str, ctx: TenantChat, services: ServicesDep,
+                   last_event_id: LastEventId = None) -> StreamingResponse:  # type: ignore[assignment]
+    """Joins a running or recently finished run of any mode; with ``Last-Event-ID``, resumes after that event."""
+    run = await _run(services, ctx, thread_id, run_id)
+
+    async def frames() -> AsyncIterator[str]:
+        async for event in services.events.follow(run, last_event_id or 0):
+            yield sse(event)
+
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.get("/{thread_id}/runs/{run_id}/status", response_model=RunStatus)

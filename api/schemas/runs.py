@@ -23,6 +23,13 @@ IdempotencyKey = Annotated[str | None, Header(
 )]
 
 
+# Typed without None: a header is a string or absent, and a null in its schema would invite "null".
+LastEventId = Annotated[int, Header(
+    alias="Last-Event-ID", ge=0, le=2**53,
+    description="The id of the last event the client saw: the stream resumes after it (the SSE reconnect header).",
+)]
+
+
 class TextPart(StrictModel):
     type: Literal["text"]
     content: Text

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from runtime.settings import REPO_ROOT
+from tests.api.test_runs import sse_events
 from tests.llm.fake_servers import FakeOpenAIServer, Reply
 from tests.serve.service import Running, mas_started
 
@@ -126,8 +127,7 @@ def test_a_conversation_of_several_turns_runs_the_graph_across_deployments(servi
         with http.stream("POST", f"{runs}/stream", headers=brand.headers,
                          json=body(assistant_id, "明天下午3点可以来面诊吗？我叫王芳，电话13912345678")) as response:
             assert response.status_code == 200
-            events = [(frame.split("\n")[0].removeprefix("event: "), json.loads(frame.split("\n")[1].removeprefix("data: ")))
-                      for frame in response.read().decode().strip().split("\n\n")]
+            events = sse_events(response.read().decode())
         assert events[0][0] == "run.started" and events[-1][0] == "run.completed"
         assert len([name for name, _ in events if name == "agent.completed"]) == 7
         second = events[-1][1]
@@ -219,8 +219,9 @@ def test_a_client_that_disconnects_never_loses_its_turn(service: Running) -> Non
             brand.call("POST", f"/v1/threads/{thread_id}/runs/wait", json=body(paced, "那价格呢？"))
 
 
-def test_a_second_message_interrupts_a_slow_stream_and_a_cancel_aborts_another(service: Running) -> None:
-    """Interrupt and cancel on Serve: the slow run stops at once, the thread is free, nothing of it is half-stored."""
+def test_a_second_message_interrupts_a_slow_stream_which_is_resumed_and_a_cancel_aborts_another(service: Running) -> None:
+    """Interrupt, resume and cancel on Serve: the slow run stops at once, the thread is free, nothing of it is
+    half-stored, and its stream can be resumed after the last event a client saw."""
     with httpx.Client(base_url=service.api, timeout=60) as http:
         brand = Brand(service, http, "graph-control")
         assert brand.call("POST", "/v1/products/import", json=CATALOG)["failed"] == []
@@ -229,20 +230,27 @@ def test_a_second_message_interrupts_a_slow_stream_and_a_cancel_aborts_another(s
         runs = f"/v1/threads/{thread_id}/runs"
         slow = {**body(assistant_id, "想了解一下热玛吉"), "model": "slow-chat"}
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            def stream() -> list[str]:
+            def stream() -> str:
                 with http.stream("POST", f"{runs}/stream", headers=brand.headers, json=slow) as response:
-                    return [line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")]
+                    return response.read().decode()
 
             streamed = pool.submit(stream)
             until(lambda: brand.call("GET", f"/v1/threads/{thread_id}")["status"] == "RUNNING")
             started = time.monotonic()
             second = brand.call("POST", f"{runs}/wait", json={**body(assistant_id, "价格大概多少"), "multitask_strategy": "interrupt"})
-            assert streamed.result(timeout=30)[-1] == "run.cancelled"
+            events = sse_events(streamed.result(timeout=30))
+            assert events[-1][0] == "run.cancelled" and events[-1][1]["error"]["details"]["run_id"] == second["run_id"]
         assert time.monotonic() - started < 5  # the 6 s first token was never waited for
         assert "射频紧致提升" in second["response"]  # it answered the interrupted message too
         messages = brand.call("GET", f"/v1/threads/{thread_id}/messages")["messages"]
         assert [(m["role"], m["content"]) for m in reversed(messages)] == [
             ("user", "想了解一下热玛吉"), ("user", "价格大概多少"), ("assistant", second["response"])]
+        # A client that lost the interrupted stream after its first event resumes it, through the Ingress.
+        interrupted = events[0][1]["run_id"]
+        resumed = http.get(f"{runs}/{interrupted}/stream", headers={**brand.headers, "Last-Event-ID": "1"})
+        assert sse_events(resumed.text) == events[1:]
+        joined = http.get(f"{runs}/{second['run_id']}/stream", headers=brand.headers)
+        assert sse_events(joined.text)[-1] == ("run.completed", second)
 
         with http.stream("POST", f"{runs}/stream", headers=brand.headers, json=slow) as response:
             lines = response.iter_lines()

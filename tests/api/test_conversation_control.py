@@ -1,4 +1,5 @@
-"""A second message while a run is active (multitask strategies), and run cancel, over HTTP on SQLite and PostgreSQL.
+"""Conversation control over HTTP on SQLite and PostgreSQL: a second message while a run is active (multitask
+strategies), run cancel, and joining or resuming a run's stream (``Last-Event-ID``).
 
 The active run is made slow with the ``simulated`` model (its first token after ``SLOW_S``); the runs that follow it
 use the offline LLM and answer at once.
@@ -12,8 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
+from runs.run_events import RunEvents
 from runtime.settings import Settings
+from store.models import RunEventRow
 from tests.api.test_runs import Chat, eventually, new_chat, sse_events
 from tests.client import ApiClient, assert_error
 
@@ -213,3 +217,91 @@ async def test_racing_interrupts_cancel_only_the_run_before_them_and_are_all_ans
     replies = [text for role, text in said if role == "assistant"]
     assert sorted(replies) == sorted(r.json()["response"] for r in responses)  # one stored reply per answered run
     assert said[-1][0] == "assistant" and said[0] == ("user", "第一条")
+
+
+def frames(text: str) -> list[tuple[int, str, dict[str, Any]]]:
+    """(id, event, data) of each SSE frame."""
+    out = []
+    for frame in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in frame.splitlines())
+        out.append((int(lines["id"]), lines["event"], lines["data"]))
+    return out
+
+
+async def test_a_joined_stream_is_the_runs_own_stream_ids_included(chat: Chat) -> None:
+    original = await slow(chat, "想了解一下热玛吉", path="runs/stream")
+    run_id = await _holder(chat)
+    joined = await chat.client.get(chat.url(f"runs/{run_id}/stream"))
+    own = frames((await original).text)
+    assert joined.status_code == 200 and joined.headers["content-type"].startswith("text/event-stream")
+    assert frames(joined.text) == own
+    assert [seq for seq, _, _ in own] == list(range(1, len(own) + 1))
+    assert own[0][1] == "run.started" and own[-1][1] == "run.completed"
+
+
+async def test_last_event_id_resumes_after_the_event_the_client_saw(chat: Chat) -> None:
+    original = await slow(chat, "想了解一下热玛吉", path="runs/stream")
+    run_id = await _holder(chat)
+    await asyncio.sleep(0.5)  # the agents have reported: the run is at its slow first token
+    resumed = await chat.client.get(chat.url(f"runs/{run_id}/stream"), headers={"Last-Event-ID": "3"})
+    own = frames((await original).text)
+    assert frames(resumed.text) == own[3:]
+
+
+async def test_a_finished_run_is_replayed_and_a_cancelled_one_ends_cancelled(chat: Chat) -> None:
+    done = await chat.wait("你好")
+    events = sse_events((await chat.client.get(chat.url(f"runs/{done['run_id']}/stream"))).text)
+    assert events[0][0] == "run.started" and events[-1] == ("run.completed", done)
+    first = await slow(chat, "第一条")
+    cancelled = await _holder(chat)
+    await chat.client.expect(200, "POST", chat.url(f"runs/{cancelled}/cancel"))
+    await first
+    events = sse_events((await chat.client.get(chat.url(f"runs/{cancelled}/stream"))).text)
+    assert events[-1][0] == "run.cancelled" and events[-1][1]["error"]["code"] == "RUN_CANCELLED"
+
+
+async def test_an_async_run_can_be_joined_while_queued_and_followed_to_its_end(chat: Chat) -> None:
+    first = await slow(chat, "第一条")
+    queued = await chat.client.expect(202, "POST", chat.url("runs/async"),
+                                      json=chat.body("想了解一下热玛吉", multitask_strategy="enqueue"))
+    joined = asyncio.create_task(chat.client.get(chat.url(f"runs/{queued['run_id']}/stream")))
+    await first
+    events = sse_events((await joined).text)
+    assert events[0][0] == "run.started" and events[-1][0] == "run.completed"
+    assert "射频紧致提升" in events[-1][1]["response"]
+
+
+async def test_a_process_that_did_not_run_it_follows_the_log_live(chat: Chat) -> None:
+    """Another replica's view: a hub of its own over the same event log and runs table."""
+    services = chat.client.services
+    elsewhere = RunEvents(services.events._log, services.runs, 0.05, 0.05)
+    original = await slow(chat, "想了解一下热玛吉", path="runs/stream")
+    run = await services.runs.holder("tenant-a", chat.thread_id)
+    assert run is not None
+    followed = [(event.seq, event.name) async for event in elsewhere.follow(run)]
+    own = frames((await original).text)
+    assert followed == [(seq, name) for seq, name, _ in own]
+
+
+async def test_when_the_log_no_longer_holds_them_the_outcome_comes_from_the_run_record(chat: Chat) -> None:
+    done = await chat.wait("你好")
+    services = chat.client.services
+    async def written() -> bool:  # the last batch is written in the background
+        logged = await services.events._log.read("tenant-a", done["run_id"], 0)
+        return bool(logged) and logged[-1].name == "run.completed"
+
+    await eventually(written)
+    async with services.runs._sessions.begin() as session:  # as if the TTL had passed
+        await session.execute(delete(RunEventRow).where(RunEventRow.run_id == done["run_id"]))
+    events = sse_events((await chat.client.get(chat.url(f"runs/{done['run_id']}/stream"))).text)
+    assert events == [("run.completed", done)]
+
+
+async def test_joining_unknown_or_foreign_runs_and_bad_ids(chat: Chat, tenant_b: ApiClient) -> None:
+    done = await chat.wait("你好")
+    assert_error(await chat.client.get(chat.url("runs/nope/stream")), 404, "RUN_NOT_FOUND")
+    assert_error(await tenant_b.get(chat.url(f"runs/{done['run_id']}/stream")), 404, "RUN_NOT_FOUND")
+    for bad in ("abc", "-1", "1e3", str(2**60)):
+        assert_error(await chat.client.get(chat.url(f"runs/{done['run_id']}/stream"), headers={"Last-Event-ID": bad}),
+                     422, "VALIDATION_ERROR")
+
