@@ -59,6 +59,7 @@ class CustomerProfile(BaseModel):
     age: int | None = None
     services: list[str] = []
     is_converted: bool = False
+    handoff_reason: str | None = None  # the thread is with a person (hand-off): no AI reply until it is released
 
     @property
     def display_name(self) -> str | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agents.graph import GraphEvent, ReplicaLost, TurnInput, TurnResult
+from agents.handoff import SELF_HARM, HandoffRules
 from agents.output_guard import AgentUnavailable
 from agents.sales import Suggestions
 from llm.errors import LLMError
@@ -85,6 +86,13 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, {"code": "INTERNAL_ERROR", "message": "the run failed unexpectedly", "details": {}}
 
 
+def _flagged(result: TurnResult, category: str) -> bool:
+    """The input compliance check found ``category`` in the customer's message."""
+    step = result.agents.get("compliance_input")
+    output = step.output if step is not None and isinstance(step.output, dict) else {}
+    return any(violation.get("category") == category for violation in output.get("violations", []))
+
+
 def result_body(run: Run, result: TurnResult, clock: RunClock) -> dict[str, Any]:
     steps = {name: step.model_dump(mode="json", exclude={"agent"}) for name, step in result.agents.items()}
     agents = {"compliance": {"input": steps.get("compliance_input"), "output": steps.get("compliance_output")}}
@@ -109,8 +117,9 @@ def result_body(run: Run, result: TurnResult, clock: RunClock) -> dict[str, Any]
 
 class RunExecutor:
     def __init__(self, runs: RunStore, context: TurnContext, graph: Graph, memory: MemoryWriter, lease_seconds: float,
-                 events: RunEvents, tracer: Tracer | None = None) -> None:
+                 events: RunEvents, handoff: HandoffRules, tracer: Tracer | None = None) -> None:
         self._runs = runs
+        self._handoff = handoff
         self._events = events
         self._tracer = tracer or NoTracer()
         self._context = context
@@ -192,13 +201,19 @@ class RunExecutor:
             emit(RunEvent("run.started", {"run_id": run.run_id, "thread_id": run.thread_id, "status": "running"}))
             turn = await self._context.turn(run)
             clock.context_ms = clock.graph_at_ms = clock.now_ms()
+            messages = [{"role": m["role"], "content": m["content"]} for m in run.input]
+            with_person = turn.customer.handoff_reason
+            if reason := with_person or self._handoff.reason(run.tenant_id, turn.text):
+                await self._hand_off(run, clock, turn, messages, reason, emit, new=with_person is None)
+                return
             result = await self._run_graph(turn, emit, replayable=run.mode != "stream")
             body = result_body(run, result, clock)
-            messages = [{"role": m["role"], "content": m["content"]} for m in run.input]
             persist_began = clock.now_ms()
+            at_risk = SELF_HARM in self._handoff.enabled(run.tenant_id) and _flagged(result, SELF_HARM)
             if not await store.complete(run, result=body, model=result.model, input_tokens=result.input_tokens,
                                         output_tokens=result.output_tokens, cost_usd=result.cost_usd,
-                                        messages=[*messages, {"role": "assistant", "content": result.response}]):
+                                        messages=[*messages, {"role": "assistant", "content": result.response}],
+                                        handoff=SELF_HARM if at_risk else None):
                 raise RunTakenOver(run.run_id)
             clock.persist_ms = round(clock.now_ms() - persist_began, 2)
             emit(RunEvent("run.completed", body))
@@ -228,6 +243,19 @@ class RunExecutor:
             if keeper is not None:
                 keeper.cancel()
             emit(None)
+
+    async def _hand_off(self, run: Run, clock: RunClock, turn: TurnInput, messages: list[dict[str, Any]], reason: str,
+                        emit: Callable[[RunEvent | None], None], new: bool) -> None:
+        """The thread is with a person (``new``: a hand-off rule sends it there now): the customer's messages are
+        stored, no AI reply is made, and the run ends ``handoff`` (its webhook tells the brand's system)."""
+        body = {"run_id": run.run_id, "thread_id": run.thread_id, "status": "handoff", "response": None,
+                "handoff_reason": reason}
+        if not await self._runs.complete(run, result=body, model=None, input_tokens=0, output_tokens=0, cost_usd=0.0,
+                                         messages=messages, status="handoff", handoff=reason if new else None):
+            raise RunTakenOver(run.run_id)
+        emit(RunEvent("run.completed", body))
+        self._report(run, clock, turn)
+        self._spawn(self._remember(run, None))
 
     def _cancelled(self, run: Run, clock: RunClock, turn: TurnInput | None, reason: dict[str, Any],
                    emit: Callable[[RunEvent | None], None]) -> None:

@@ -53,11 +53,14 @@ class RunClock:
 
 def finished(run: Run, clock: RunClock, tracer: Tracer, turn: TurnInput | None = None, result: TurnResult | None = None,
              error: dict[str, Any] | None = None) -> None:
-    """Records a run that ended: completed (``result``) or failed (``error``: the envelope's error with its status)."""
+    """Records a run that ended: completed (``result``), failed (``error``: the envelope's error with its status), or
+    handed to a person (neither)."""
     total_ms = clock.now_ms()
     if result is not None:
         degraded = any(step.status == "degraded" for step in result.agents.values())
         outcome, code = ("degraded" if degraded else "completed"), ""
+    elif error is None:
+        outcome, code = "handoff", ""
     else:
         outcome, code = "failed", (error or {}).get("code", "INTERNAL_ERROR")
     record(metrics.RUNS, outcome=outcome, code=code, mode=run.mode, tenant=metrics.tenant_label(run.tenant_id))

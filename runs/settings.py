@@ -3,6 +3,8 @@ async-run workers, webhook delivery and configuration reloads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 
@@ -28,6 +30,10 @@ class RunsSettings(BaseModel):
     run_events_flush_seconds: float = Field(
         default=0.25, ge=0.01, le=10,
         description="How often a running run's new events are written to the event log (and a joiner elsewhere polls it).",
+    )
+    handoff_config: Path | None = Field(
+        default=None, description="The hand-off rules (which messages hand a thread to a person, per tenant); "
+                                  "default: configs/handoff/handoff.yaml.",
     )
     run_max_attempts: int = Field(
         default=3, ge=1, le=100, description="Claims of an async run that may expire before it fails with RUN_ABANDONED."

@@ -48,7 +48,7 @@ def new_worker_id() -> str:
 
 
 def webhook_event(run: Run) -> str:
-    return {"completed": "run.completed", "cancelled": "run.cancelled"}.get(run.status, "run.failed")
+    return {"completed": "run.completed", "cancelled": "run.cancelled", "handoff": "run.handoff"}.get(run.status, "run.failed")
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agents.compliance import ComplianceAgent
 from agents.graph import AgentSet, ChatGraph
+from agents.handoff import DEFAULT_CONFIG as DEFAULT_HANDOFF_CONFIG
+from agents.handoff import HandoffRules, load_rules
 from agents.intent import IntentAgent
 from agents.output_guard import ComplianceService
 from agents.ports import LLMClient
@@ -43,6 +45,10 @@ def run_event_log(settings: Settings, sessions: async_sessionmaker[AsyncSession]
     if settings.redis_url:
         return RedisRunEventLog.from_url(settings.redis_url, settings.run_events_ttl_seconds)
     return SqlRunEventLog(sessions, settings.run_events_ttl_seconds)
+
+
+def handoff_rules(settings: Settings) -> HandoffRules:
+    return load_rules(settings.handoff_config or DEFAULT_HANDOFF_CONFIG)
 
 
 def tracer(settings: Settings) -> Tracer:

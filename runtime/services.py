@@ -78,7 +78,8 @@ class Services:
         self.tracer = components.tracer(self.settings)
         self.context = TurnContext(self.threads, self.assistants, self.prompts, self.products, self.settings.window_size)
         self.executor = RunExecutor(self.runs, self.context, self.backends.graph, self.backends.memory,
-                                    self.settings.run_lease_seconds, self.events, self.tracer)
+                                    self.settings.run_lease_seconds, self.events,
+                                    components.handoff_rules(self.settings), self.tracer)
         self.multitask = Multitask(self.runs, self.executor, self.settings.run_enqueue_seconds,
                                    self.settings.run_enqueue_poll_seconds)
         self.active_keys = ActiveKeys(self.app_keys, self.settings.key_recheck_seconds)

@@ -142,6 +142,9 @@ class Thread(Timestamps, Base):
     # The run lease: one run at a time per thread; an expired lease is free again (a crashed run never blocks).
     lease_run_id: Mapped[str | None] = mapped_column(String(36))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Handed to a person (by API or a hand-off rule) until released: no AI reply meanwhile.
+    handoff_reason: Mapped[str | None] = mapped_column(String(200))
+    handoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
@@ -155,6 +158,7 @@ class Message(Base):
     run_id: Mapped[str | None] = mapped_column(String(36))
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[Any] = mapped_column(JSONType)  # str, or a list of {type, content} parts
+    author: Mapped[str | None] = mapped_column(String(16))  # "human": a person's reply during a hand-off
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -90,7 +90,7 @@ def _release_lease(tenant_id: str, thread_id: str, run_id: str) -> Update:
     )
 
 
-def _finished(run: Run, now: datetime, status: Literal["completed", "failed", "cancelled"]) -> dict[str, Any]:
+def _finished(run: Run, now: datetime, status: Literal["completed", "handoff", "failed", "cancelled"]) -> dict[str, Any]:
     """The columns every finished run gets; its webhook (if any) is due now."""
     return {
         "status": status,
@@ -287,14 +287,18 @@ class RunStore:
         output_tokens: int,
         cost_usd: float,
         messages: list[dict[str, Any]],
+        status: Literal["completed", "handoff"] = "completed",
+        handoff: str | None = None,
     ) -> bool:
-        """Append the turn's ``messages`` (role, content), mark the run completed and free the thread, atomically.
+        """Append the turn's ``messages`` (role, content), mark the run ``status`` (``handoff``: it stored the
+        customer's message and made no reply) and free the thread, atomically; with ``handoff`` (a reason), the
+        thread is also handed to a person in the same transaction.
 
         False, with nothing written, when the run was already finished or claimed by another worker since
         ``run`` was read. If writing fails, nothing is written and the error propagates.
         """
         now = self._now()
-        values = _finished(run, now, "completed") | {
+        values = _finished(run, now, status) | {
             "result": result,
             "model": model,
             "input_tokens": input_tokens,
@@ -306,6 +310,9 @@ class RunStore:
             if not await self._finish(session, run, values):
                 return False
             session.add_all(rows)
+            if handoff is not None:
+                await session.execute(update(Thread).where(*_of_thread(run.tenant_id, run.thread_id), Thread.handoff_at.is_(None))
+                                      .values(handoff_reason=handoff, handoff_at=now))
         _apply(run, values)
         return True
 

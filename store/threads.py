@@ -36,6 +36,15 @@ class ThreadStore:
                 setattr(thread, name, value)
             return thread
 
+    async def add_message(self, tenant_id: str, thread_id: str, *, role: str, content: Any, author: str | None) -> Message | None:
+        """Append one message to the thread's transcript; None when the thread is not the tenant's."""
+        async with self._sessions.begin() as session:
+            if await session.scalar(select(Thread.thread_id).where(Thread.tenant_id == tenant_id, Thread.thread_id == thread_id)) is None:
+                return None
+            message = Message(tenant_id=tenant_id, thread_id=thread_id, role=role, content=content, author=author)
+            session.add(message)
+        return message
+
     async def messages(self, tenant_id: str, thread_id: str, limit: int, before: str | None = None) -> list[Message] | None:
         """Up to ``limit`` messages older than ``before`` (a message id), newest first.
 

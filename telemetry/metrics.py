@@ -29,8 +29,9 @@ class Metric:
 
 
 # Runs (the run executor: the ingress for wait/stream runs, the RunWorker for async ones).
-RUNS = Metric("mas_runs", "counter", "Runs by outcome: completed, degraded (an optional agent failed), failed (by error "
-              "code), busy (refused: the thread had a run in flight).", ("outcome", "code", "mode", "tenant"))
+RUNS = Metric("mas_runs", "counter", "Runs by outcome: completed, degraded (an optional agent failed), handoff (stored for a "
+              "person, no AI reply), failed (by error code, RUN_CANCELLED included), busy (refused: the thread had a "
+              "run in flight).", ("outcome", "code", "mode", "tenant"))
 RUN_PHASE = Metric("mas_run_phase_seconds", "histogram", "Where a run's time goes: queued (async, before a worker took it), "
                    "context (reading the turn), agents (input compliance and the parallel agents), first_token (sales "
                    "call to the first reply text), generation, persist (the turn's transaction), total.", ("phase", "mode"))

@@ -19,6 +19,7 @@ from api.routers import CheckedRoute
 from api.schemas.runs import (
     AsyncRunAccepted,
     AsyncRunCreate,
+    HandoffResult,
     IdempotencyKey,
     LastEventId,
     RunCreate,
@@ -98,7 +99,7 @@ def failure(event: RunEvent) -> ApiError:
     return ApiError(event.status, error["code"], error["message"], error.get("details"))
 
 
-@router.post("/{thread_id}/runs/wait", response_model=RunResult)
+@router.post("/{thread_id}/runs/wait", response_model=RunResult | HandoffResult)
 async def run_wait(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep,
                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """With an ``Idempotency-Key``, a repeated request answers with the run the key started (waiting while it runs)."""

@@ -11,12 +11,15 @@ from api.deps import ServicesDep
 from api.errors import ApiError, found
 from api.routers import CheckedRoute
 from api.schemas.threads import (
+    HandoffRequest,
+    HumanReply,
     MessageOut,
     MessagePage,
     ThreadCreate,
     ThreadOut,
     ThreadUpdate,
 )
+from store.models import utcnow
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"], route_class=CheckedRoute)
 
@@ -74,3 +77,29 @@ async def messages(
         has_more=has_more,
         next_before=page[-1].message_id if has_more else None,
     )
+
+
+@router.post("/{thread_id}/handoff", response_model=ThreadOut)
+async def hand_off(thread_id: str, body: HandoffRequest, ctx: TenantChat, services: ServicesDep) -> ThreadOut:
+    """Hands the thread to a person (status HANDOFF): runs store the customer's messages and make no AI reply until
+    it is released. A thread already with a person keeps its first reason."""
+    thread = found(await services.threads.get(ctx.tenant_id, thread_id), "thread", thread_id)
+    if thread.handoff_at is None:
+        thread = found(await services.threads.update(ctx.tenant_id, thread_id, {"handoff_reason": body.reason,
+                                                                               "handoff_at": utcnow()}), "thread", thread_id)
+    return ThreadOut.model_validate(thread)
+
+
+@router.post("/{thread_id}/release", response_model=ThreadOut)
+async def release(thread_id: str, ctx: TenantChat, services: ServicesDep) -> ThreadOut:
+    """Gives the thread back to the AI: the next run answers again (releasing a thread the AI has is harmless)."""
+    thread = await services.threads.update(ctx.tenant_id, thread_id, {"handoff_reason": None, "handoff_at": None})
+    return ThreadOut.model_validate(found(thread, "thread", thread_id))
+
+
+@router.post("/{thread_id}/messages", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
+async def add_human_reply(thread_id: str, body: HumanReply, ctx: TenantChat, services: ServicesDep) -> MessageOut:
+    """Stores a person's reply to the customer (``author: human``), as sent by the brand's own channel."""
+    message = await services.threads.add_message(ctx.tenant_id, thread_id, role=body.role, content=body.content,
+                                                 author=body.author)
+    return MessageOut.model_validate(found(message, "thread", thread_id))

@@ -102,15 +102,26 @@ class RunResult(BaseModel):
 class AsyncRunAccepted(BaseModel):
     run_id: str
     thread_id: str
-    status: Literal["queued", "running", "completed", "failed", "cancelled"] = Field(
+    status: Literal["queued", "running", "completed", "handoff", "failed", "cancelled"] = Field(
         description="queued, or where an Idempotency-Key named an earlier run, that run's status now.")
     created_at: datetime
+
+
+class HandoffResult(BaseModel):
+    """The body of a run on a thread that is with a person: the customer's message was stored, no AI reply made."""
+
+    run_id: str
+    thread_id: str
+    status: Literal["handoff"]
+    response: None
+    handoff_reason: str = Field(description="Why the thread is with a person: the API's reason, or a hand-off rule's "
+                                "category (self_harm, human_request, urgent_complaint, clinical_*).")
 
 
 class RunStatus(BaseModel):
     run_id: str
     thread_id: str
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    status: Literal["queued", "running", "completed", "handoff", "failed", "cancelled"]
     created_at: datetime
     updated_at: datetime
     error: dict[str, Any] | None = None
@@ -136,7 +147,7 @@ class RunRecord(RunStatus):
     attempts: int = Field(description="Executions started: more than one when a worker died and another took the run over.")
     started_at: datetime | None
     finished_at: datetime | None
-    result: RunResult | None
+    result: RunResult | HandoffResult | None
     webhook: Webhook | None
 
     @classmethod

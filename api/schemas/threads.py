@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 
 from api.schemas.assistants import Sex
 from api.schemas.common import JsonInteger, JsonObject, OrmModel, PatchModel, StrictModel
@@ -47,8 +47,28 @@ class ThreadOut(OrmModel):
     services: list[str]
     is_converted: bool
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
+    handoff_reason: str | None = Field(None, description="Why the thread is with a person (status HANDOFF).")
+    handoff_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="after")
+    def _with_a_person(self) -> ThreadOut:
+        if self.handoff_at is not None:
+            self.status = "HANDOFF"  # over the run lease's IDLE/RUNNING: no AI reply until it is released
+        return self
+
+
+class HandoffRequest(StrictModel):
+    reason: str = Field(min_length=1, max_length=200, description="Why a person takes over (shown to agents and in runs).")
+
+
+class HumanReply(StrictModel):
+    """A person's reply to the customer, stored in the transcript (for the AI's context once the thread is released)."""
+
+    role: Literal["assistant"]
+    content: str = Field(min_length=1, max_length=20_000)
+    author: Literal["human"]
 
 
 class MessageOut(OrmModel):
@@ -57,6 +77,7 @@ class MessageOut(OrmModel):
     run_id: str | None
     role: str
     content: Any
+    author: str | None = Field(None, description="human: a person's reply during a hand-off; null: the customer or AI.")
     created_at: datetime
 
 

@@ -13,9 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import delete
 
+from agents.handoff import DEFAULT_CONFIG as DEFAULT_HANDOFF
 from runs.run_events import RunEvents
+from runtime import components
 from runtime.settings import Settings
 from store.models import RunEventRow
 from tests.api.test_runs import Chat, eventually, new_chat, sse_events
@@ -305,3 +308,78 @@ async def test_joining_unknown_or_foreign_runs_and_bad_ids(chat: Chat, tenant_b:
         assert_error(await chat.client.get(chat.url(f"runs/{done['run_id']}/stream"), headers={"Last-Event-ID": bad}),
                      422, "VALIDATION_ERROR")
 
+
+
+async def _thread(chat: Chat) -> dict[str, Any]:
+    return await chat.client.expect(200, "GET", f"/v1/threads/{chat.thread_id}")
+
+
+async def test_a_thread_handed_to_a_person_stores_messages_without_ai_replies_until_released(chat: Chat) -> None:
+    handed = await chat.client.expect(200, "POST", chat.url("handoff"), json={"reason": "VIP 客户，店长亲自跟进"})
+    assert handed["status"] == "HANDOFF" and handed["handoff_reason"] == "VIP 客户，店长亲自跟进"
+    held = await chat.wait("想了解一下热玛吉")
+    assert held == {"run_id": held["run_id"], "thread_id": chat.thread_id, "status": "handoff", "response": None,
+                    "handoff_reason": "VIP 客户，店长亲自跟进"}
+    record = await chat.client.expect(200, "GET", chat.url(f"runs/{held['run_id']}"))
+    assert record["status"] == "handoff" and record["result"]["status"] == "handoff" and record["model"] is None
+    suggestion = await chat.client.expect(200, "POST", chat.url("runs/suggestion"), json=chat.body("想了解一下热玛吉"))
+    assert len(suggestion["response"]) == 3  # drafts for the person, checked, nothing stored
+    reply = await chat.client.expect(201, "POST", chat.url("messages"),
+                                     json={"role": "assistant", "content": "您好，我是店长小王，热玛吉的情况我来为您介绍。", "author": "human"})
+    assert reply["author"] == "human" and reply["role"] == "assistant"
+    assert await transcript(chat) == [("user", "想了解一下热玛吉"), ("assistant", "您好，我是店长小王，热玛吉的情况我来为您介绍。")]
+    streamed = sse_events((await chat.client.post(chat.url("runs/stream"), json=chat.body("好的谢谢"))).text)
+    assert [name for name, _ in streamed] == ["run.started", "run.completed"] and streamed[-1][1]["status"] == "handoff"
+    released = await chat.client.expect(200, "POST", chat.url("release"))
+    assert released["status"] == "IDLE" and released["handoff_reason"] is None
+    answered = await chat.wait("热玛吉多少钱")
+    assert answered["status"] == "completed" and "射频紧致提升" in answered["response"]
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("转人工", "human_request"),
+    ("我要投诉你们，再不退款我就打12315", "urgent_complaint"),
+    ("打完玻尿酸三天了还是肿得厉害，有硬块", "clinical_complication"),
+    ("过敏了吃什么药好", "clinical_medication"),
+])
+async def test_a_message_a_person_must_answer_hands_the_thread_off_with_no_llm_call(chat: Chat, text: str, reason: str) -> None:
+    held = await chat.wait(text)
+    assert held["status"] == "handoff" and held["response"] is None and held["handoff_reason"] == reason
+    thread = await _thread(chat)
+    assert thread["status"] == "HANDOFF" and thread["handoff_reason"] == reason
+    assert await transcript(chat) == [("user", text)]
+    assert (await chat.wait("在吗"))["status"] == "handoff"  # until a person releases it
+
+
+async def test_a_customer_at_risk_gets_the_caring_reply_and_the_thread_goes_to_a_person(chat: Chat) -> None:
+    result = await chat.wait("最近压力太大了，真的不想活了")
+    assert result["status"] == "completed" and result["blocked"] is True and "12356" in result["response"]
+    thread = await _thread(chat)
+    assert thread["status"] == "HANDOFF" and thread["handoff_reason"] == "self_harm"
+
+
+async def test_hand_off_rules_are_configured_per_tenant(chat: Chat, tenant_b: ApiClient, tmp_path: Path) -> None:
+    config = tmp_path / "handoff.yaml"
+    shipped = yaml.safe_load(DEFAULT_HANDOFF.read_text(encoding="utf-8"))
+    config.write_text(yaml.safe_dump({**shipped, "tenants": {"tenant-a": ["urgent_complaint"]}}, allow_unicode=True),
+                      encoding="utf-8")
+    services = chat.client.services
+    # What MAS_HANDOFF_CONFIG=<config> builds at start, swapped in for this test's app.
+    services.executor._handoff = components.handoff_rules(services.settings.model_copy(update={"handoff_config": config}))
+    assert (await chat.wait("转人工"))["status"] == "completed"  # not a hand-off for this brand
+    assert (await chat.wait("我要投诉你们"))["status"] == "handoff"
+    other = await new_chat(tenant_b)
+    assert (await other.wait("转人工"))["status"] == "handoff"  # the default list
+
+
+async def test_hand_off_and_human_replies_reject_bad_input(chat: Chat, tenant_b: ApiClient) -> None:
+    assert_error(await chat.client.post(chat.url("handoff"), json={"reason": ""}), 422, "VALIDATION_ERROR")
+    assert_error(await chat.client.post(chat.url("handoff"), json={"reason": "x" * 201}), 422, "VALIDATION_ERROR")
+    for body in ({"role": "user", "content": "hi", "author": "human"}, {"role": "assistant", "content": "hi"},
+                 {"role": "assistant", "content": "", "author": "human"}):
+        assert_error(await chat.client.post(chat.url("messages"), json=body), 422, "VALIDATION_ERROR")
+    assert_error(await tenant_b.post(chat.url("handoff"), json={"reason": "x"}), 404, "THREAD_NOT_FOUND")
+    assert_error(await tenant_b.post(chat.url("release")), 404, "THREAD_NOT_FOUND")
+    assert_error(await tenant_b.post(chat.url("messages"), json={"role": "assistant", "content": "hi", "author": "human"}),
+                 404, "THREAD_NOT_FOUND")
+    assert (await _thread(chat))["status"] == "IDLE"

@@ -306,7 +306,7 @@ async def test_a_run_whose_graph_replica_died_runs_again_when_nobody_saw_it(chat
     services = chat.client.services
     graph = GraphLosingItsReplica(services.backends.graph, losses=1)
     executor = RunExecutor(services.runs, services.context, graph, services.backends.memory, services.settings.run_lease_seconds,
-                           services.events)
+                           services.events, services.executor._handoff)
     ctx = await _tenant_a_chat(services)
     body = RunCreate.model_validate(chat.body("想做水光针"))
     _, events = await executor.start(start_run(services, ctx, chat.thread_id, body, mode))
@@ -347,7 +347,7 @@ async def test_a_run_finished_elsewhere_meanwhile_reports_a_failure_and_stores_n
     services = chat.client.services
     memory = RecordingMemory()
     executor = RunExecutor(services.runs, services.context, GraphOutlivingItsLease(services.backends.graph, services.runs), memory,
-                           services.settings.run_lease_seconds, services.events)
+                           services.settings.run_lease_seconds, services.events, services.executor._handoff)
     body = RunCreate.model_validate(chat.body("想做水光针"))
     _, events = await executor.start(start_run(services, await _tenant_a_chat(services), chat.thread_id, body, "wait"))
     outcome = [event async for event in events][-1]
