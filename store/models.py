@@ -103,6 +103,7 @@ class Assistant(Timestamps, Base):
     voice_file: Mapped[str | None] = mapped_column(String(500))
     model: Mapped[str | None] = mapped_column(String(100))
     multitask_strategy: Mapped[str] = mapped_column(String(16), default="reject", server_default="reject")
+    merge_window_seconds: Mapped[float] = mapped_column(Float, default=2.0, server_default="2.0")
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -23,7 +23,7 @@ from api.auth import TenantChat, TenantContext
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.routers import CheckedRoute
-from api.routers.runs import failure, start_run
+from api.routers.runs import failure, start_turn
 from api.schemas.openai_compat import ChatCompletionRequest
 from api.schemas.runs import RunCreate, RunMessage
 from llm.coalesce import HOP_INTERVAL_S, coalesced
@@ -171,9 +171,9 @@ async def _assistant_completion(body: ChatCompletionRequest, ctx: TenantContext,
     thread_id = thread_id or body.user
     if not thread_id:
         raise ApiError(400, "THREAD_REQUIRED", "name the thread to run on with the X-MAS-Thread-ID header or the 'user' field")
-    run, run_events = await services.executor.start(
-        start_run(services, ctx, thread_id, RunCreate(assistant_id=body.model, input=_turn_input(body), multitask_strategy=strategy),
-                  "stream" if body.stream else "wait"))
+    run, run_events = await start_turn(services, ctx, thread_id,
+                                       RunCreate(assistant_id=body.model, input=_turn_input(body), multitask_strategy=strategy),
+                                       "stream" if body.stream else "wait")
     events = aiter(_graph_events(run_events, body.model))
     if not body.stream:
         async for event in events:

@@ -23,6 +23,7 @@ from api.schemas.runs import (
     IdempotencyKey,
     LastEventId,
     RunCreate,
+    RunMessage,
     RunRecord,
     RunResult,
     RunStatus,
@@ -33,7 +34,7 @@ from runs.executor import RunEvent, error_body
 from runs.idempotency import RunRequest, keyed_run
 from runs.multitask import Strategy
 from runtime.services import Services
-from store.models import Run, new_id
+from store.models import Assistant, Run, new_id
 from store.run_events import LoggedEvent
 from store.runs import KeyTaken
 
@@ -43,11 +44,29 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 logger = logging.getLogger("mas.api")
 
 
-async def _strategy(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate) -> Strategy:
-    """The run's multitask strategy (its own, else its assistant's); 404 for an unknown thread or assistant."""
+async def _target(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate) -> tuple[Strategy, Assistant]:
+    """The run's multitask strategy (its own, else its assistant's) and assistant; 404 for an unknown thread or
+    assistant."""
     found(await services.threads.get(ctx.tenant_id, thread_id), "thread", thread_id)
     assistant = found(await services.assistants.get(ctx.tenant_id, body.assistant_id), "assistant", body.assistant_id)
-    return body.multitask_strategy or cast(Strategy, assistant.multitask_strategy)
+    return body.multitask_strategy or cast(Strategy, assistant.multitask_strategy), assistant
+
+
+async def start_turn(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate, mode: str,
+                     key: str | None = None) -> tuple[Run, AsyncIterator[RunEvent]]:
+    """Starts a wait or stream run as its multitask strategy says, and returns it with its events: with ``merge``,
+    the run that answers this message's burst (a run with an idempotency ``key`` is never merged: the key names a
+    run of its own, so it is enqueued instead)."""
+    strategy, assistant = await _target(services, ctx, thread_id, body)
+    if strategy != "merge" or key is not None:
+        return await services.executor.start(start_run(services, ctx, thread_id, body, mode, key, strategy))
+
+    def launch(messages: list[dict[str, Any]]) -> Awaitable[tuple[Run, AsyncIterator[RunEvent]]]:
+        burst = body.model_copy(update={"input": [RunMessage.model_validate(message) for message in messages]})
+        return services.executor.start(start_run(services, ctx, thread_id, burst, mode, strategy="enqueue"))
+
+    return await services.multitask.merged(ctx.tenant_id, thread_id, _run_fields(body)["input"],
+                                           assistant.merge_window_seconds, launch)
 
 
 def _run_fields(body: RunCreate) -> dict[str, Any]:
@@ -60,12 +79,13 @@ def _run_fields(body: RunCreate) -> dict[str, Any]:
 
 
 async def start_run(services: Services, ctx: TenantContext, thread_id: str, body: RunCreate, mode: str,
-                    key: str | None = None) -> Run:
-    """Takes the thread's lease (as the run's multitask strategy says, else 409 THREAD_BUSY) and stores the run as
-    running.
+                    key: str | None = None, strategy: Strategy | None = None) -> Run:
+    """Takes the thread's lease (as the run's multitask ``strategy`` says, read when not given; else 409
+    THREAD_BUSY) and stores the run as running.
 
     Raises ``KeyTaken`` when another request with the idempotency ``key`` stored its run first."""
-    strategy = await _strategy(services, ctx, thread_id, body)
+    if strategy is None:
+        strategy, _ = await _target(services, ctx, thread_id, body)
 
     def start(run_id: str) -> Awaitable[Run | None]:
         return services.runs.start(ctx.tenant_id, thread_id, services.settings.run_lease_seconds, run_id=run_id,
@@ -108,7 +128,7 @@ async def run_wait(thread_id: str, body: RunCreate, ctx: TenantChat, services: S
         if idempotency_key is not None and (done := await keyed_run(services.runs, ctx.tenant_id, idempotency_key, request)):
             return done.result or {}
         try:
-            _, events = await services.executor.start(start_run(services, ctx, thread_id, body, "wait", idempotency_key))
+            _, events = await start_turn(services, ctx, thread_id, body, "wait", idempotency_key)
             break
         except KeyTaken:
             continue
@@ -131,7 +151,7 @@ def sse(event: RunEvent | LoggedEvent) -> str:
                               "message.delta, then run.completed or run.failed"}})
 async def run_stream(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> StreamingResponse:
     """Server-sent events; the run goes on (and its reply is stored) even if the client disconnects."""
-    run, events = await services.executor.start(start_run(services, ctx, thread_id, body, "stream"))
+    run, events = await start_turn(services, ctx, thread_id, body, "stream")
 
     async def frames(events: AsyncIterator[RunEvent]) -> AsyncIterator[str]:
         try:
@@ -151,7 +171,7 @@ async def run_async(thread_id: str, body: AsyncRunCreate, ctx: TenantChat, servi
                     idempotency_key: IdempotencyKey = None) -> AsyncRunAccepted:
     """Stored before the 202; a worker runs it (waiting while the thread is busy) and POSTs the webhook. With an
     ``Idempotency-Key``, a repeated request gets the run the key first queued."""
-    strategy = await _strategy(services, ctx, thread_id, body)
+    strategy, _ = await _target(services, ctx, thread_id, body)
     if body.webhook_url is not None and not services.settings.webhook_allow_private:
         refuse_private_webhook(body.webhook_url.host or "")
     request = RunRequest(thread_id=thread_id, mode="async", **_run_fields(body))
@@ -219,7 +239,7 @@ async def run_record(thread_id: str, run_id: str, ctx: TenantChat, services: Ser
 @router.post("/{thread_id}/runs/suggestion", response_model=SuggestionResult)
 async def suggestion(thread_id: str, body: RunCreate, ctx: TenantChat, services: ServicesDep) -> SuggestionResult:
     """Three replies a human agent could send next; nothing is sent or stored."""
-    await _strategy(services, ctx, thread_id, body)  # 404 for an unknown thread or assistant
+    await _target(services, ctx, thread_id, body)  # 404 for an unknown thread or assistant
     draft = Run(run_id=str(uuid.uuid4()), tenant_id=ctx.tenant_id, thread_id=thread_id, assistant_id=body.assistant_id,
                 input=_run_fields(body)["input"], requested_model=body.model)
     suggestions = await services.executor.suggest(draft)

@@ -22,6 +22,7 @@ class AssistantStatus(str, Enum):
 
 
 STRATEGY = "What a run of this assistant does while another is active on its thread, unless the run says."
+MERGE_WINDOW = "merge: a message within this many seconds of the one before joins its burst (one run answers them)."
 
 
 class _AssistantFields(StrictModel):
@@ -42,11 +43,12 @@ class AssistantCreate(_AssistantFields):
     profile: JsonObject = Field(default_factory=dict)
     status: AssistantStatus = Field(AssistantStatus.ACTIVE, strict=False)
     multitask_strategy: Strategy = Field("reject", description=STRATEGY)
+    merge_window_seconds: float = Field(2.0, ge=0.1, le=30, description=MERGE_WINDOW)
 
 
 class AssistantUpdate(_AssistantFields, PatchModel):
     not_nullable = frozenset({"assistant_name", "personality", "occupation", "industry", "profile", "status",
-                              "multitask_strategy"})
+                              "multitask_strategy", "merge_window_seconds"})
 
     tenant_id: str | None = None
     assistant_name: ShortText | None = None
@@ -56,6 +58,7 @@ class AssistantUpdate(_AssistantFields, PatchModel):
     profile: JsonObject | None = None
     status: AssistantStatus | None = Field(None, strict=False)
     multitask_strategy: Strategy | None = Field(None, description=STRATEGY)
+    merge_window_seconds: float | None = Field(None, ge=0.1, le=30, description=MERGE_WINDOW)
 
 
 class AssistantOut(OrmModel):
@@ -73,6 +76,7 @@ class AssistantOut(OrmModel):
     voice_file: str | None
     model: str | None
     multitask_strategy: str
+    merge_window_seconds: float
     status: str
     created_at: datetime
     updated_at: datetime

@@ -383,3 +383,48 @@ async def test_hand_off_and_human_replies_reject_bad_input(chat: Chat, tenant_b:
     assert_error(await tenant_b.post(chat.url("messages"), json={"role": "assistant", "content": "hi", "author": "human"}),
                  404, "THREAD_NOT_FOUND")
     assert (await _thread(chat))["status"] == "IDLE"
+
+
+async def _merge_window(chat: Chat, seconds: float) -> None:
+    assistant = await chat.client.expect(200, "PUT", f"/v1/assistants/{chat.assistant_id}",
+                                         json={"multitask_strategy": "merge", "merge_window_seconds": seconds})
+    assert assistant["multitask_strategy"] == "merge" and assistant["merge_window_seconds"] == seconds
+
+
+async def test_a_burst_of_messages_is_answered_by_one_run_and_every_caller_gets_it(chat: Chat) -> None:
+    await _merge_window(chat, 0.5)
+    texts = ["在吗", "想了解一下热玛吉", "大概多少钱"]
+    callers = []
+    for text in texts:
+        callers.append(asyncio.create_task(chat.client.post(chat.url("runs/wait"), json=chat.body(text))))
+        await asyncio.sleep(0.2)  # within the window of the message before
+    streamed = sse_events((await chat.client.post(chat.url("runs/stream"), json=chat.body("有优惠吗"))).text)
+    results = [(await caller).json() for caller in callers]
+    assert len({result["run_id"] for result in results}) == 1 and results[0]["status"] == "completed"
+    assert streamed[-1] == ("run.completed", results[0])  # the stream caller joined the same burst
+    assert "射频紧致提升" in results[0]["response"]  # it read the whole burst
+    record = await chat.client.expect(200, "GET", chat.url(f"runs/{results[0]['run_id']}"))
+    assert [m["content"] for m in record["input"]] == [*texts, "有优惠吗"]
+    assert await transcript(chat) == [*(("user", text) for text in [*texts, "有优惠吗"]), ("assistant", results[0]["response"])]
+    later = await chat.wait("那我预约明天下午")  # after the window: a run of its own
+    assert later["run_id"] != results[0]["run_id"]
+
+
+async def test_a_burst_that_ends_while_a_run_is_active_is_answered_after_it(chat: Chat) -> None:
+    await _merge_window(chat, 0.3)
+    first = await slow(chat, "第一条", multitask_strategy="reject")
+    burst = [asyncio.create_task(chat.client.post(chat.url("runs/wait"), json=chat.body(text))) for text in ("第二条", "第三条")]
+    results = [(await task).json() for task in burst]
+    assert (await first).status_code == 200
+    assert results[0] == results[1] and results[0]["status"] == "completed"
+    assert [role for role, _ in await transcript(chat)] == ["user", "assistant", "user", "user", "assistant"]
+
+
+async def test_a_keyed_run_is_not_merged_and_bad_windows_get_422(chat: Chat) -> None:
+    await _merge_window(chat, 0.3)
+    keyed = await chat.client.expect(200, "POST", chat.url("runs/wait"), json=chat.body("你好"),
+                                     headers={"Idempotency-Key": "k-1"})
+    assert keyed["status"] == "completed"
+    for seconds in (0, 31, "2s"):
+        assert_error(await chat.client.put(f"/v1/assistants/{chat.assistant_id}", json={"merge_window_seconds": seconds}),
+                     422, "VALIDATION_ERROR")
