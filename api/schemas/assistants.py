@@ -43,7 +43,7 @@ class AssistantCreate(_AssistantFields):
     profile: JsonObject = Field(default_factory=dict)
     status: AssistantStatus = Field(AssistantStatus.ACTIVE, strict=False)
     multitask_strategy: Strategy = Field("reject", description=STRATEGY)
-    merge_window_seconds: float = Field(2.0, ge=0.1, le=30, description=MERGE_WINDOW)
+    merge_window_seconds: float = Field(2.0, ge=0.1, le=5, description=MERGE_WINDOW)
 
 
 class AssistantUpdate(_AssistantFields, PatchModel):
@@ -58,7 +58,7 @@ class AssistantUpdate(_AssistantFields, PatchModel):
     profile: JsonObject | None = None
     status: AssistantStatus | None = Field(None, strict=False)
     multitask_strategy: Strategy | None = Field(None, description=STRATEGY)
-    merge_window_seconds: float | None = Field(None, ge=0.1, le=30, description=MERGE_WINDOW)
+    merge_window_seconds: float | None = Field(None, ge=0.1, le=5, description=MERGE_WINDOW)
 
 
 class AssistantOut(OrmModel):

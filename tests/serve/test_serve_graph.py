@@ -261,6 +261,16 @@ def test_a_second_message_interrupts_a_slow_stream_which_is_resumed_and_a_cancel
         assert brand.call("GET", f"/v1/threads/{thread_id}")["status"] == "IDLE"
         assert len(brand.call("GET", f"/v1/threads/{thread_id}/messages")["messages"]) == 3  # nothing of it stored
 
+        # Messages that race on one thread, enqueued: every one answered, none twice.
+        texts = [f"第{index}个问题：补水项目" for index in range(4)]
+        with concurrent.futures.ThreadPoolExecutor(len(texts)) as pool:
+            answers = list(pool.map(lambda text: http.post(f"{runs}/wait", headers=brand.headers, json={
+                **body(assistant_id, text), "multitask_strategy": "enqueue"}), texts))
+        assert [answer.status_code for answer in answers] == [200] * len(texts), [answer.text for answer in answers]
+        said = list(reversed(brand.call("GET", f"/v1/threads/{thread_id}/messages", params={"limit": 50})["messages"]))[3:]
+        assert [m["role"] for m in said] == ["user", "assistant"] * len(texts)
+        assert sorted(m["content"] for m in said if m["role"] == "user") == sorted(texts)
+
 
 def test_the_social_agent_serves_through_the_ingress(service: Running) -> None:
     """Social-media copy, a customer profile and a templates reload, each through its own ``Social`` deployment."""
