@@ -240,7 +240,7 @@ def test_a_second_message_interrupts_a_slow_stream_which_is_resumed_and_a_cancel
             second = brand.call("POST", f"{runs}/wait", json={**body(assistant_id, "价格大概多少"), "multitask_strategy": "interrupt"})
             events = sse_events(streamed.result(timeout=30))
             assert events[-1][0] == "run.cancelled" and events[-1][1]["error"]["details"]["run_id"] == second["run_id"]
-        assert time.monotonic() - started < 5  # the 6 s first token was never waited for
+        assert time.monotonic() - started < 6  # sooner than the slow run's first token: it was never waited for
         assert "射频紧致提升" in second["response"]  # it answered the interrupted message too
         messages = brand.call("GET", f"/v1/threads/{thread_id}/messages")["messages"]
         assert [(m["role"], m["content"]) for m in reversed(messages)] == [
