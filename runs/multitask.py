@@ -25,14 +25,13 @@ import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar
 
 from runs.executor import RunExecutor
 from store.models import Run, new_id, utcnow
 from store.runs import RunStore
 
 Strategy = Literal["reject", "enqueue", "interrupt", "rollback", "merge"]
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
 RUN_CANCELLED = "RUN_CANCELLED"
 T = TypeVar("T")
 MERGE_MAX_MESSAGES = 50  # a run's input holds at most 50 messages

@@ -52,11 +52,11 @@ def outcome_of(run: Run, seq: int) -> LoggedEvent:
 
 
 class RunEvents:
-    def __init__(self, event_log: RunEventLog, runs: RunStore, flush_seconds: float, poll_seconds: float) -> None:
+    def __init__(self, event_log: RunEventLog, runs: RunStore, flush_seconds: float) -> None:
+        """``flush_seconds``: how often a run's new events are written, and so how often a follower polls the log."""
         self._log = event_log
         self._runs = runs
         self._flush_s = flush_seconds
-        self._poll_s = poll_seconds
         self._live: dict[str, _Live] = {}
         self._writers: set[asyncio.Task[None]] = set()
 
@@ -128,7 +128,7 @@ class RunEvents:
                 if asyncio.get_running_loop().time() - finished_at > LAST_WRITE_GRACE_S:
                     yield outcome_of(current, after + 1)
                     return
-            await asyncio.sleep(self._poll_s)
+            await asyncio.sleep(self._flush_s)
 
     async def expire(self) -> int:
         return await self._log.expire()

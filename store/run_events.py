@@ -22,14 +22,12 @@ from store.models import RunEventRow, utcnow
 
 @dataclass(frozen=True)
 class LoggedEvent:
-    seq: int  # from 1, without gaps: the SSE event id
+    seq: int  # the SSE event id: 1, 2, ... per execution of the run (runs.run_events.ATTEMPT_SPAN)
     name: str
     data: dict[str, Any]
 
 
 class RunEventLog(Protocol):
-    name: str
-
     async def append(self, tenant_id: str, run_id: str, events: list[LoggedEvent]) -> None: ...
 
     async def read(self, tenant_id: str, run_id: str, after: int) -> list[LoggedEvent]:
@@ -41,8 +39,6 @@ class RunEventLog(Protocol):
 
 
 class SqlRunEventLog:
-    name = "sql"
-
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessions
@@ -76,8 +72,6 @@ class SqlRunEventLog:
 
 
 class RedisRunEventLog:
-    name = "redis"
-
     def __init__(self, client: redis.Redis, ttl_seconds: float) -> None:
         self._redis = client
         self._ttl = max(1, int(ttl_seconds))

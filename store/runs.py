@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.models import Message, Run, Thread, new_id, utcnow
+from store.threads import handed_off
 
 logger = logging.getLogger("mas.runs")
 
@@ -311,8 +312,7 @@ class RunStore:
                 return False
             session.add_all(rows)
             if handoff is not None:
-                await session.execute(update(Thread).where(*_of_thread(run.tenant_id, run.thread_id), Thread.handoff_at.is_(None))
-                                      .values(handoff_reason=handoff, handoff_at=now))
+                await session.execute(handed_off(run.tenant_id, run.thread_id, handoff, now))
         _apply(run, values)
         return True
 

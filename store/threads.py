@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.models import Message, Thread
+from store.models import Message, Thread, utcnow
+
+
+def handed_off(tenant_id: str, thread_id: str, reason: str, now: datetime) -> Update:
+    """Hands the thread to a person, unless it already is with one: the first reason stands."""
+    return (update(Thread)
+            .where(Thread.tenant_id == tenant_id, Thread.thread_id == thread_id, Thread.handoff_at.is_(None))
+            .values(handoff_reason=reason, handoff_at=now)
+            .execution_options(synchronize_session=False))
 
 
 class ThreadStore:
@@ -35,6 +43,12 @@ class ThreadStore:
             for name, value in fields.items():
                 setattr(thread, name, value)
             return thread
+
+    async def hand_off(self, tenant_id: str, thread_id: str, reason: str) -> Thread | None:
+        """The thread, handed to a person (``handed_off``); None when it is not the tenant's."""
+        async with self._sessions.begin() as session:
+            await session.execute(handed_off(tenant_id, thread_id, reason, utcnow()))
+        return await self.get(tenant_id, thread_id)
 
     async def add_message(self, tenant_id: str, thread_id: str, *, role: str, content: Any, author: str | None) -> Message | None:
         """Append one message to the thread's transcript; None when the thread is not the tenant's."""

@@ -19,7 +19,6 @@ from api.schemas.threads import (
     ThreadOut,
     ThreadUpdate,
 )
-from store.models import utcnow
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"], route_class=CheckedRoute)
 
@@ -83,11 +82,7 @@ async def messages(
 async def hand_off(thread_id: str, body: HandoffRequest, ctx: TenantChat, services: ServicesDep) -> ThreadOut:
     """Hands the thread to a person (status HANDOFF): runs store the customer's messages and make no AI reply until
     it is released. A thread already with a person keeps its first reason."""
-    thread = found(await services.threads.get(ctx.tenant_id, thread_id), "thread", thread_id)
-    if thread.handoff_at is None:
-        thread = found(await services.threads.update(ctx.tenant_id, thread_id, {"handoff_reason": body.reason,
-                                                                               "handoff_at": utcnow()}), "thread", thread_id)
-    return ThreadOut.model_validate(thread)
+    return ThreadOut.model_validate(found(await services.threads.hand_off(ctx.tenant_id, thread_id, body.reason), "thread", thread_id))
 
 
 @router.post("/{thread_id}/release", response_model=ThreadOut)

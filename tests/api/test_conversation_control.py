@@ -277,7 +277,7 @@ async def test_an_async_run_can_be_joined_while_queued_and_followed_to_its_end(c
 async def test_a_process_that_did_not_run_it_follows_the_log_live(chat: Chat) -> None:
     """Another replica's view: a hub of its own over the same event log and runs table."""
     services = chat.client.services
-    elsewhere = RunEvents(services.events._log, services.runs, 0.05, 0.05)
+    elsewhere = RunEvents(services.events._log, services.runs, 0.05)
     original = await slow(chat, "想了解一下热玛吉", path="runs/stream")
     run = await services.runs.holder("tenant-a", chat.thread_id)
     assert run is not None
@@ -317,6 +317,8 @@ async def _thread(chat: Chat) -> dict[str, Any]:
 async def test_a_thread_handed_to_a_person_stores_messages_without_ai_replies_until_released(chat: Chat) -> None:
     handed = await chat.client.expect(200, "POST", chat.url("handoff"), json={"reason": "VIP 客户，店长亲自跟进"})
     assert handed["status"] == "HANDOFF" and handed["handoff_reason"] == "VIP 客户，店长亲自跟进"
+    again = await chat.client.expect(200, "POST", chat.url("handoff"), json={"reason": "另一个原因"})
+    assert again["handoff_reason"] == "VIP 客户，店长亲自跟进" and again["handoff_at"] == handed["handoff_at"]  # the first stands
     held = await chat.wait("想了解一下热玛吉")
     assert held == {"run_id": held["run_id"], "thread_id": chat.thread_id, "status": "handoff", "response": None,
                     "handoff_reason": "VIP 客户，店长亲自跟进"}
