@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agents.compliance_brand import BrandRules
 from agents.compliance_rules import (
     DROP_CLAUSE,
     DROP_SENTENCE,
@@ -32,7 +33,8 @@ from agents.offload import off_the_loop
 from telemetry import metrics
 from telemetry.metrics import record
 
-__all__ = ["Channel", "ComplianceAgent", "ComplianceInput", "ComplianceResult", "Direction", "Severity", "Span", "Violation"]
+__all__ = ["BrandRules", "Channel", "ComplianceAgent", "ComplianceInput", "ComplianceRequest", "ComplianceResult", "Direction",
+           "SecondOpinionReport", "Severity", "Span", "Violation", "drop_sentences"]
 
 MAX_TEXT_CHARS = 20000
 # Re-checks of a rewrite before giving up on it: each one drops the sentences still objected to, and a hostile
@@ -70,10 +72,29 @@ class Violation(BaseModel):
     suggestion: str
 
 
-class ComplianceInput(BaseModel):
+class ComplianceRequest(BaseModel):
+    """What ``POST /v1/compliance/check`` accepts: the tenant's own rules are added by the service, not the client."""
+
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     channel: Channel = "chat"
     direction: Direction = "output"
+
+
+class ComplianceInput(ComplianceRequest):
+    brand: BrandRules | None = Field(default=None, description="The tenant's active rules, applied on top of the packs.")
+
+
+class SecondOpinionReport(BaseModel):
+    """The LLM's judgement of a text the rules approved (``agents.compliance_review``)."""
+
+    status: Literal["reviewed", "over_budget", "failed"] = Field(
+        description="reviewed; over_budget: the tenant's daily budget is spent; failed: the model could not be asked.")
+    agrees: bool = Field(description="The model found nothing the rules missed (true unless reviewed with findings).")
+    model: str | None = None
+    cost_usd: float = 0.0
+    cached: bool = Field(default=False, description="The same text was judged before: no model call, no cost.")
+    violations: list[Violation] = Field(default=[], description="What the model found, each quote located in the text.")
+    error: str | None = None
 
 
 class ComplianceResult(BaseModel):
@@ -81,6 +102,8 @@ class ComplianceResult(BaseModel):
     violations: list[Violation] = []
     rewritten: str | None = None  # output with violations: softened text that passes (may be "" if nothing clean is left)
     safe_reply: str | None = None  # input, blocked: what the assistant answers instead
+    second_opinion: SecondOpinionReport | None = Field(
+        default=None, description="ad and social output, when the tenant switched the LLM's second opinion on.")
 
 
 @dataclass(frozen=True)
@@ -101,7 +124,8 @@ class ComplianceAgent:
         return cls(_compiled(str(resolved), _version(resolved)))
 
     async def check(self, request: ComplianceInput) -> ComplianceResult:
-        result = await off_the_loop(len(request.text), self.check_text, request.text, request.channel, request.direction)
+        result = await off_the_loop(len(request.text), self.check_text, request.text, request.channel, request.direction,
+                                    request.brand)
         _count(result, request)
         return result
 
@@ -109,29 +133,34 @@ class ComplianceAgent:
         """Whether a reply may say ``text`` as it is (no output rule objects to it)."""
         return not self._book.find(text, channel, "output")
 
-    def check_text(self, text: str, channel: Channel = "chat", direction: Direction = "output") -> ComplianceResult:
-        hits = self._book.find(text, channel, direction)
+    @property
+    def categories(self) -> list[str]:
+        """The categories the packs declare, in their order."""
+        return list(self._book.categories)
+
+    def check_text(self, text: str, channel: Channel = "chat", direction: Direction = "output",
+                   brand: BrandRules | None = None) -> ComplianceResult:
+        hits = self._book.find(text, channel, direction, brand)
         if not hits:
             return ComplianceResult(verdict="approved")
         violations = [_violation(hit, text) for hit in hits]
         verdict = "blocked" if any(v.severity == "high" for v in violations) else "flagged"
         if direction == "output":
-            return ComplianceResult(verdict=verdict, violations=violations, rewritten=self._rewrite(text, hits, channel))
+            return ComplianceResult(verdict=verdict, violations=violations, rewritten=self._rewrite(text, hits, channel, brand))
         safe_reply = self._safe_reply(hits) if verdict == "blocked" else None
         return ComplianceResult(verdict=verdict, violations=violations, safe_reply=safe_reply)
 
-    def _rewrite(self, text: str, hits: list[Hit], channel: Channel) -> str:
+    def _rewrite(self, text: str, hits: list[Hit], channel: Channel, brand: BrandRules | None) -> str:
         """Apply each rule's rewrite, then drop any sentence the re-check still objects to; "" when
         ``MAX_RECHECKS`` rounds of that leave a violation."""
         segments = Segments(text)
         current = _apply(text, [_edit(hit, segments) for hit in hits])
         for _ in range(MAX_RECHECKS):
-            remaining = self._book.find(current, channel, "output")
+            remaining = self._book.find(current, channel, "output", brand)
             if not remaining:
                 return current
-            segments = Segments(current)
-            current = _apply(current, [_drop_sentence(segments, hit.start, hit.end) for hit in remaining])
-        return "" if self._book.find(current, channel, "output") else current
+            current = drop_sentences(current, [(hit.start, hit.end) for hit in remaining])
+        return "" if self._book.find(current, channel, "output", brand) else current
 
     def _safe_reply(self, hits: list[Hit]) -> str | None:
         """The reply of the first blocking category, in the order the packs declare categories."""
@@ -192,6 +221,12 @@ def _drop_clause(segments: Segments, start: int, end: int) -> _Edit:
 def _closing_break(text: str, index: int) -> int:
     """1 when a sentence break other than a newline sits at ``index`` (removed with the sentence)."""
     return 1 if index < len(text) and text[index] != "\n" else 0
+
+
+def drop_sentences(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` without the sentences holding ``spans``, tidied."""
+    segments = Segments(text)
+    return _apply(text, [_drop_sentence(segments, start, end) for start, end in spans])
 
 
 def _apply(text: str, edits: list[_Edit]) -> str:

@@ -15,13 +15,16 @@ import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from re import _constants as sre  # the stdlib's parsed form of a regex, read once per pattern (see _gated)
-from re import _parser as sre_parse
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agents.compliance_brand import BrandRules, BrandTerm
+from agents.compliance_normalise import Normaliser
+from agents.regex_safety import gated, reach, superlinear
 
 Channel = Literal["chat", "social", "ad"]
 Direction = Literal["input", "output"]
@@ -32,13 +35,9 @@ DIRECTIONS: tuple[Direction, ...] = ("input", "output")
 DROP_CLAUSE = "drop_clause"
 DROP_SENTENCE = "drop_sentence"
 
-# Full-width letters, digits and signs ("ｖｘ", "９８％", "Ｎｏ．１") folded to ASCII one character for one, so the
-# rules match them and spans still index the caller's text.
-_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\n]")
 _SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
 _MACRO = re.compile(r"\{\{(\w+)\}\}")
-MAX_REPEAT = 100  # the largest repeat count a pack may write: a bigger bound is as slow as none on long texts
 _GROUP_REF = re.compile(r"\\g<(\w+)>")
 
 
@@ -59,10 +58,17 @@ class NegationSpec(_Strict):
     after: list[str] = []
 
 
+class NormaliseSpec(_Strict):
+    symbols: dict[str, list[str]] = {}
+    pinyin: dict[str, list[str]] = {}
+    slang: dict[str, list[str]] = {}
+
+
 class LanguageSpec(_Strict):
     negation: NegationSpec = NegationSpec()
     macros: dict[str, str] = {}
     customer_speech: list[str] = []
+    normalise: NormaliseSpec = NormaliseSpec()
 
 
 class RuleSpec(_Strict):
@@ -123,6 +129,7 @@ class Language:
     refutations: re.Pattern[str] | None
     window: int
     customer_speech: re.Pattern[str] | None
+    normaliser: Normaliser
 
 
 @dataclass(frozen=True)
@@ -164,18 +171,28 @@ class RuleBook:
         self._index = {(c, d): tuple(r for r in rules if c in r.channels and d in r.directions)
                        for c in CHANNELS for d in DIRECTIONS}
 
-    def find(self, text: str, channel: Channel, direction: Direction) -> list[Hit]:
-        """Every rule match that context does not cancel; overlapping matches of one category kept once."""
+    def find(self, text: str, channel: Channel, direction: Direction, brand: BrandRules | None = None) -> list[Hit]:
+        """Every rule match that context does not cancel, overlapping matches of one category kept once, with spans
+        in ``text``. The rules read the normalised text (``agents.compliance_normalise``); on output, the brand's
+        forbidden words count as rules and its allowed words cancel what they overlap."""
         rules = self._index.get((channel, direction))
         if rules is None:
             raise ValueError(f"unknown channel {channel!r} or direction {direction!r}")
-        text = text.translate(_FULLWIDTH)
-        candidates = [hit for rule in rules for hit in self._matches(rule, text)]
+        normalised = self.language.normaliser(text)
+        plain = normalised.text
+        own = self._brand(brand) if brand is not None and direction == "output" else None
+        candidates = [hit for rule in (*rules, *(own.rules if own else ())) for hit in self._matches(rule, plain)]
         if not candidates:
             return []
-        segments = Segments(text)
-        speech = self._customer_speech(text) if direction == "output" else ([], [])
-        return _one_per_overlap([hit for hit in candidates if not self._cancelled(hit, segments, speech)])
+        segments = Segments(plain)
+        speech = self._customer_speech(plain) if direction == "output" else ([], [])
+        kept = [hit for hit in candidates if not self._cancelled(hit, segments, speech)]
+        if own is not None and own.allowed is not None:
+            kept = _outside(kept, [m.span() for m in own.allowed.finditer(plain)])
+        return [Hit(hit.rule, *normalised.span(hit.start, hit.end), hit.match) for hit in _one_per_overlap(kept)]
+
+    def _brand(self, brand: BrandRules) -> BrandBook:
+        return _brand_book(self.language.normaliser, brand.forbidden, brand.allowed)
 
     @staticmethod
     def _matches(rule: Rule, text: str) -> Iterator[Hit]:
@@ -234,6 +251,49 @@ def _one_per_overlap(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
+def _outside(hits: list[Hit], allowed: list[tuple[int, int]]) -> list[Hit]:
+    """The hits that overlap none of the ``allowed`` spans (in text order, not overlapping each other)."""
+    if not allowed:
+        return hits
+    ends = [end for _, end in allowed]
+    kept = []
+    for hit in hits:
+        i = bisect.bisect_right(ends, hit.start)  # the first allowed span ending after the hit starts
+        if i == len(allowed) or allowed[i][0] >= hit.end:
+            kept.append(hit)
+    return kept
+
+
+# ------------------------------------------------------------------ a brand's own rules
+
+@dataclass(frozen=True)
+class BrandBook:
+    rules: tuple[Rule, ...]
+    allowed: re.Pattern[str] | None
+
+
+@lru_cache(maxsize=256)
+def _brand_book(normaliser: Normaliser, forbidden: tuple[BrandTerm, ...], allowed: tuple[str, ...]) -> BrandBook:
+    """A brand's terms compiled once per version: each forbidden word a rule over its normalised spelling, so "美 白"
+    or a traditional spelling is caught like the word itself."""
+    rules = tuple(_brand_rule(normaliser, term) for term in forbidden)
+    spellings = sorted({normaliser.fold(word) for word in allowed} - {""}, key=len, reverse=True)
+    pattern = gated(re.compile("|".join(map(re.escape, spellings)), re.IGNORECASE)) if spellings else None
+    return BrandBook(tuple(rule for rule in rules if rule is not None), pattern)
+
+
+def _brand_rule(normaliser: Normaliser, term: BrandTerm) -> Rule | None:
+    spelling = normaliser.fold(term.term)
+    if not spelling:
+        return None
+    return Rule(id=f"brand.{term.term}", category=term.category, severity=term.severity,
+                directions=frozenset({"output"}), channels=frozenset(CHANNELS),
+                patterns=(gated(re.compile(re.escape(spelling), re.IGNORECASE)),), excludes=(), reach=0, negation=True,
+                message=term.message or f"品牌禁用词「{term.term}」（品牌自定义规则）。",
+                suggestion="删除该词，或按品牌规范改写。" if term.replacement is None else f"改为「{term.replacement}」。",
+                rewrite=DROP_CLAUSE if term.replacement is None else term.replacement)
+
+
 # ------------------------------------------------------------------ loading
 
 def load_rule_book(directory: Path) -> RuleBook:
@@ -284,7 +344,8 @@ def _compile_language(spec: LanguageSpec, path: Path, macros: dict[str, str]) ->
     return Language(negators=joined(spec.negation.before, "negation.before"),
                     refutations=joined(spec.negation.after, "negation.after"),
                     window=spec.negation.window,
-                    customer_speech=joined(spec.customer_speech, "customer_speech"))
+                    customer_speech=joined(spec.customer_speech, "customer_speech"),
+                    normaliser=Normaliser(spec.normalise.symbols, spec.normalise.slang, spec.normalise.pinyin))
 
 
 def _collect_categories(packs: list[tuple[Path, PackSpec]]) -> dict[str, Category]:
@@ -312,7 +373,7 @@ def _compile_rule(path: Path, raw: dict[str, Any], categories: dict[str, Categor
     excludes = tuple(_compile(p, macros, where) for p in spec.excludes)
     return Rule(id=spec.id, category=spec.category, severity=spec.severity,
                 directions=frozenset(spec.directions), channels=frozenset(spec.channels),
-                patterns=patterns, excludes=excludes, reach=max((_reach(p) for p in excludes), default=0),
+                patterns=patterns, excludes=excludes, reach=max((reach(p) for p in excludes), default=0),
                 negation=spec.negation, message=spec.message, suggestion=spec.suggestion, rewrite=spec.rewrite)
 
 
@@ -329,129 +390,7 @@ def _compile(pattern: str, macros: dict[str, str], where: str) -> re.Pattern[str
     slow = superlinear(compiled)
     if slow:
         raise ValueError(f"{where}: {slow} in {pattern!r}: matching could take quadratic time on a long text")
-    return _gated(compiled)
-
-
-_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
-
-
-def superlinear(pattern: re.Pattern[str]) -> str | None:
-    """Why ``pattern`` could take more than linear time to search a long text, or None (the lexicons use it too)."""
-    return _slow_repeat(sre_parse.parse(pattern.pattern, pattern.flags))
-
-
-def _slow_repeat(items: Any) -> str | None:
-    """The repeat of the parsed regex ``items`` that makes it super-linear, described, or None.
-
-    Tried at every start of a long run, a repeat costs up to its bound each time: an unbounded one (``\\d+``,
-    ``\\s*``, ``{7,}``) makes that the whole run. A repeat of a variable-width item (``(a|ab){0,9}``,
-    ``(\\d{1,3}){0,9}``) has as many ways to split the text as the product of the bounds."""
-    for op, av in items:
-        if op in _REPEATS:
-            low, high, body = av
-            if high == sre.MAXREPEAT:
-                return "an unbounded repeat (+, * or {n,}; write {0,3}, {1,12} …)"
-            if high > MAX_REPEAT:
-                return f"a repeat of up to {high} (at most {MAX_REPEAT})"
-            width = body.getwidth()
-            if high > 1 and width[0] != width[1]:
-                return f"a repeat of up to {high} of an item of variable width"
-        slow = next(filter(None, map(_slow_repeat, _parts(op, av))), None)
-        if slow:
-            return slow
-    return None
-
-
-def _parts(op: Any, av: Any) -> list[Any]:
-    """The parsed sub-sequences of one parsed item."""
-    if op in _REPEATS:
-        return [av[2]]
-    if op is sre.SUBPATTERN:
-        return [av[3]]
-    if op is sre.BRANCH:
-        return list(av[1])
-    if op in (sre.ASSERT, sre.ASSERT_NOT):
-        return [av[1]]
-    if op is sre.ATOMIC_GROUP:
-        return [av]
-    if op is sre.GROUPREF_EXISTS:
-        return [branch for branch in av[1:] if branch is not None]
-    return []
-
-
-def _reach(pattern: re.Pattern[str]) -> int:
-    """How many characters from its start a match of ``pattern`` (bounded) can read: its longest match plus
-    whatever its lookarounds read."""
-    def lookarounds(items: Any) -> int:
-        return sum(av[1].getwidth()[1] if op in (sre.ASSERT, sre.ASSERT_NOT) else 0 for op, av in items) + sum(
-            lookarounds(part) for op, av in items for part in _parts(op, av))
-
-    parsed = sre_parse.parse(pattern.pattern, pattern.flags)
-    return parsed.getwidth()[1] + lookarounds(parsed)
-
-
-def _gated(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """``pattern`` behind a lookahead on the characters its matches can start with (same matches, same groups).
-
-    Python's engine skips quickly through text only for patterns that open with a literal; rule patterns mostly
-    open with a lexicon or an optional word and would otherwise be tried in full at every character."""
-    try:  # private stdlib internals (Python 3.11-3.13): if they change, the rules run ungated, only slower
-        first, nullable = _first_characters(sre_parse.parse(pattern.pattern, pattern.flags))
-    except Exception:
-        return pattern
-    if first is None or nullable:
-        return pattern
-    return re.compile(f"(?=[{''.join(sorted(first))}])(?:{pattern.pattern})", pattern.flags)
-
-
-_CATEGORIES = {sre.CATEGORY_DIGIT: r"\d", sre.CATEGORY_SPACE: r"\s", sre.CATEGORY_WORD: r"\w"}
-
-
-def _first_characters(items: Any) -> tuple[set[str] | None, bool]:
-    """(class fragments a match of the parsed sequence ``items`` can start with, whether it can match empty).
-
-    None for the fragments when any character may start it (``.``, a negated class, a back reference)."""
-    first: set[str] = set()
-    for op, av in items:
-        if op in (sre.ASSERT, sre.ASSERT_NOT, sre.AT):
-            continue
-        if op is sre.LITERAL:
-            return first | {re.escape(chr(av))}, False
-        if op is sre.IN:
-            fragments = _class_fragments(av)
-            return (None if fragments is None else first | fragments), False
-        if op is sre.SUBPATTERN and not (av[1] or av[2]):
-            inner, nullable = _first_characters(av[3])
-        elif op is sre.BRANCH:
-            branches = [_first_characters(branch) for branch in av[1]]
-            if any(fragments is None for fragments, _ in branches):
-                return None, False
-            inner, nullable = set().union(*(fragments for fragments, _ in branches)), any(n for _, n in branches)
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
-            inner, nullable = _first_characters(av[2])
-            nullable = nullable or av[0] == 0
-        else:
-            return None, False
-        if inner is None:
-            return None, False
-        first |= inner
-        if not nullable:
-            return first, False
-    return first, True
-
-
-def _class_fragments(members: Any) -> set[str] | None:
-    fragments: set[str] = set()
-    for op, av in members:
-        if op is sre.LITERAL:
-            fragments.add(re.escape(chr(av)))
-        elif op is sre.RANGE:
-            fragments.add(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
-        elif op is sre.CATEGORY and av in _CATEGORIES:
-            fragments.add(_CATEGORIES[av])
-        else:
-            return None
-    return fragments
+    return gated(compiled)
 
 
 def _check_group_refs(spec: RuleSpec, patterns: tuple[re.Pattern[str], ...], where: str) -> None:

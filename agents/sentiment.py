@@ -22,9 +22,9 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.bounds import History
-from agents.compliance_rules import superlinear
 from agents.offload import off_the_loop
 from agents.ports import LLMClient
+from agents.regex_safety import superlinear
 from llm.errors import LLMError
 from llm.types import ChatMessage, LLMRequest, LLMResponse
 

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from agents.compliance_rules import superlinear
 from agents.intent import Strength
+from agents.regex_safety import superlinear
 from agents.sales import Stage
 from agents.sentiment import SentimentLabel, trie_regex
 

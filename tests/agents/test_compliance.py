@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from agents.compliance import ComplianceAgent, ComplianceInput, ComplianceResult
-from agents.compliance_rules import _gated
+from agents.regex_safety import gated as _gated
 from tests.config_paths import CONFIG_DIR
 
 DATA = Path(__file__).parent / "data"

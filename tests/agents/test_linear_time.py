@@ -53,6 +53,8 @@ UNITS = [
     "1", "1234567890", "一二三四五六七八九十", "两", "百分之", "，", "。", "！？", "、", " ", "\n", "\t ", "a", "ab1_",
     "最好", "最", "您问", "您说“", "“", "保证", "包", "v:", "+v", "vx:", "微信 ", "电话", "138-", "1-", "400 ",
     "ｖｘ１２３", "９８％", "Ｎｏ．１", "好a1 ，", "很", "了", "的话", "就 ", "3点", "明天", "预算1", "我做过 ", "做之前",
+    # what the normaliser rewrites: fillers, zero-width characters, traditional forms, numbers in words, slang
+    "最 ", "好*", "\u200b", "療效", "🈚", "百分之九", "九成", "一三八", "十", "绿泡泡", "扣扣", "二维🐴", "1三",
 ]
 
 
@@ -102,7 +104,7 @@ def test_runs_of_one_unit_take_linear_time(unit):
 FUZZ = {"deadline": None, "derandomize": True, "phases": [Phase.generate], "suppress_health_check": [HealthCheck.too_slow]}
 _units = st.one_of(
     st.lists(st.sampled_from(VOCABULARY + FILLERS), min_size=1, max_size=4).map("".join),  # "保证保证…", "您问，您问，…"
-    st.text(alphabet="1１一十 ，,。:：v+-a“”\n最好您问保证微信", min_size=1, max_size=6),
+    st.text(alphabet="1１一十 ，,。:：v+-a“”\n最好您问保证微信*\u200b療🈚百分之成绿泡", min_size=1, max_size=6),
 )
 
 
