@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.compliance_brand import BrandRules
 from agents.compliance_rules import (
@@ -74,6 +74,8 @@ class Violation(BaseModel):
 
 class ComplianceRequest(BaseModel):
     """What ``POST /v1/compliance/check`` accepts: the tenant's own rules are added by the service, not the client."""
+
+    model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     channel: Channel = "chat"
@@ -134,9 +136,9 @@ class ComplianceAgent:
         return not self._book.find(text, channel, "output")
 
     @property
-    def categories(self) -> list[str]:
-        """The categories the packs declare, in their order."""
-        return list(self._book.categories)
+    def categories(self) -> dict[str, str]:
+        """The categories the packs declare, in their order: id → description."""
+        return {category.id: category.description for category in self._book.categories.values()}
 
     def check_text(self, text: str, channel: Channel = "chat", direction: Direction = "output",
                    brand: BrandRules | None = None) -> ComplianceResult:

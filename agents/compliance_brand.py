@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Severity = Literal["low", "medium", "high"]
 BRAND_CATEGORY = "brand_rule"
+BRAND_CATEGORY_DESCRIPTION = "品牌自定义的禁用词（竞品名、未备案的功效宣称等）"
 MAX_TERMS = 500
 MAX_TERM_CHARS = 40
 

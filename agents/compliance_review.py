@@ -70,8 +70,9 @@ class ReviewedCompliance:
     model's second opinion."""
 
     def __init__(self, rules: ComplianceService, llm: LLMClient, spend: ReviewSpend, categories: Mapping[str, str],
-                 model: str = "structured", cache_entries: int = 4096) -> None:
-        """``categories``: id → description, the categories the model may name (the packs' and ``brand_rule``)."""
+                 model: str | None = None, cache_entries: int = 4096) -> None:
+        """``categories``: id → description, the categories the model may name (the packs' and ``brand_rule``);
+        ``model``: an alias or model of the router's catalog (None: its default alias)."""
         self._rules, self._llm, self._spend = rules, llm, spend
         self._categories = dict(categories)
         self._model = model
@@ -150,7 +151,7 @@ class ReviewedCompliance:
                                    violations=violations)
 
 
-def _key(tenant_id: str, channel: str, model: str, text: str) -> str:
+def _key(tenant_id: str, channel: str, model: str | None, text: str) -> str:
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return f"{tenant_id}\x00{channel}\x00{model}\x00{PROMPT_VERSION}\x00{digest}"
 

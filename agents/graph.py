@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from agents.compliance import Channel, ComplianceInput
+from agents.compliance_brand import BrandRules
 from agents.intent import CatalogService, IntentInput, IntentResult, Invitation
 from agents.output_guard import AgentUnavailable, ComplianceService, OutputGuard
 from agents.product import ProductQuery, ProductResult
@@ -69,6 +70,7 @@ class TurnInput(BaseModel):
     model: str | None = None
     now: datetime
     channel: Channel = "chat"
+    brand: BrandRules | None = Field(default=None, description="The tenant's active compliance rules, for the reply's checks.")
 
 
 class AgentStep(BaseModel):
@@ -218,7 +220,7 @@ class ChatGraph:
             yield record(step)
 
         sales_input = self._sales_input(turn, findings)
-        guard = OutputGuard(self._agents.compliance, turn.channel)
+        guard = OutputGuard(self._agents.compliance, turn.channel, turn.brand)
         responses: list[LLMResponse] = []
         started = time.perf_counter()
         sales_started_ms = _elapsed_ms(began)
@@ -272,7 +274,7 @@ class ChatGraph:
         async for name, _, value in self._optional_nodes(turn, time.perf_counter()):
             findings[name] = value
         suggestions = await self._agents.sales.suggest(self._sales_input(turn, findings))
-        guard = OutputGuard(self._agents.compliance, turn.channel)
+        guard = OutputGuard(self._agents.compliance, turn.channel, turn.brand)
         cleaned = []
         for reply in suggestions.replies:
             cleaned.append((await guard.clean(reply)).strip() or FALLBACK_REPLY)

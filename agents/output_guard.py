@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from agents.compliance import Channel, ComplianceInput, ComplianceResult, Violation
+from agents.compliance_brand import BrandRules
 
 # A rewrite that shaping changed again is checked again; a hostile text could make every round uncover something new.
 MAX_ROUNDS = 3
@@ -33,11 +34,14 @@ def _unchanged(text: str) -> str:
 
 
 class OutputGuard:
-    """Checks texts; keeps what passed, or its rewrite, and what was found (for a regeneration's feedback)."""
+    """Checks texts; keeps what passed, or its rewrite, and what was found (for a regeneration's feedback).
 
-    def __init__(self, compliance: ComplianceService, channel: Channel) -> None:
+    ``brand``: the rules of the tenant whose text it is, applied on top of the packs in every check."""
+
+    def __init__(self, compliance: ComplianceService, channel: Channel, brand: BrandRules | None = None) -> None:
         self._compliance = compliance
         self._channel = channel
+        self._brand = brand
         self.violations: list[Violation] = []
         self.checks = 0
         self.elapsed_ms = 0.0
@@ -67,7 +71,8 @@ class OutputGuard:
     async def _check(self, text: str) -> ComplianceResult:
         started = time.perf_counter()
         try:
-            verdict = await self._compliance.check(ComplianceInput(text=text, channel=self._channel, direction="output"))
+            verdict = await self._compliance.check(ComplianceInput(text=text, channel=self._channel, direction="output",
+                                                                    brand=self._brand))
         except Exception as exc:
             raise AgentUnavailable("compliance", f"{type(exc).__name__}: {exc}") from exc
         self.checks += 1

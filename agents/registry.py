@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents.compliance import ComplianceInput, ComplianceResult
+from agents.compliance import ComplianceInput, ComplianceRequest, ComplianceResult
 from agents.graph import AgentSet
 from agents.intent import IntentInput, IntentResult
 from agents.product import ProductQuery, ProductResult
@@ -57,8 +57,10 @@ class AgentSpec:
 AGENTS: dict[str, AgentSpec] = {
     spec.name: spec
     for spec in (
+        # The packs alone: a tenant's own rules come from its stored version (POST /v1/compliance/check), never a body.
         AgentSpec("compliance", "Compliance", "Advertising-law and medical-aesthetics rule packs; input screening and output review.",
-                  ComplianceInput, ComplianceResult, lambda agents, tenant, body: agents.compliance.check(body)),
+                  ComplianceRequest, ComplianceResult,
+                  lambda agents, tenant, body: agents.compliance.check(ComplianceInput(**body.model_dump()))),
         AgentSpec("sentiment", "Sentiment", "Label, polarity and urgency of a customer message (offline lexicon or LLM).",
                   SentimentInput, SentimentResult, lambda agents, tenant, body: agents.sentiment.analyse(body)),
         AgentSpec("intent", "Intent", "Appointment intent and time, contact details, services, asset requests, invitation.",

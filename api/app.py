@@ -15,6 +15,7 @@ from api.routers import (
     assistants,
     auth,
     batches,
+    compliance,
     customers,
     health,
     marketing,
@@ -66,6 +67,8 @@ HANDLER_ERRORS: dict[str, tuple[int, ...]] = {
     "POST /v1/messages/responses/structured": LLM_ERRORS,
     "POST /v1/chat/completions": (*RUN_ERRORS, 409),
     "POST /v1/agents/{name}/invoke": LLM_ERRORS,
+    "PUT /v1/compliance/rules": (400, 409),
+    "POST /v1/compliance/rules/rollback": (400, 404),
     # The Social agent: its LLM calls, its refusals (400), a thread that is not found, Compliance down (503).
     **{f"POST /v1/social-media/{name}": (400, *LLM_ERRORS, 503) for name in ("comment", "reply", "keywords", "chat", "beautify")},
     "POST /v1/social-media/moments": (400, 404, *LLM_ERRORS, 503),
@@ -99,7 +102,7 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
     )
     install_error_handlers(app)
     routers = [m.router for m in (health, auth, tenants, assistants, prompts, threads, runs, customers, products, memory, messages,
-                                  openai_compat, agents, social, marketing, batches)]
+                                  openai_compat, agents, compliance, social, marketing, batches)]
     if unchecked := [route.path for router in routers for route in router.routes if not isinstance(route, CheckedRoute)]:
         raise TypeError(f"routes without route_class=CheckedRoute (their input would go unchecked): {unchecked}")
     for router in routers:

@@ -46,7 +46,7 @@ _MEANINGS = {
     401: "Missing, malformed, expired or revoked access token (or app key).",
     403: "Scope not granted, or the tenant is unknown, disabled or not the caller's.",
     404: "Not found; another tenant's resources are not found either.",
-    409: "Conflict with the current state: THREAD_BUSY, RUN_CANCELLED, RUN_FINISHED, a prompt version conflict.",
+    409: "Conflict with the current state: THREAD_BUSY, RUN_CANCELLED, RUN_FINISHED, a prompt or compliance rules version conflict.",
     413: "Request body too large.",
     414: "Query string too long.",
     415: "Unsupported request content type.",

@@ -1,5 +1,5 @@
 """A turn's context, assembled in one place: the thread, the assistant and its active prompt, the customer's recent
-messages, and the tenant's catalog of services for intent matching.
+messages, the tenant's catalog of services for intent matching and its compliance rules for the reply's checks.
 
 The recent messages use memory's window size (``MAS_WINDOW_SIZE``), and every message becomes text by one rule
 (``store.transcript.message_text``), so what the agents read of a conversation is what memory keeps of it.
@@ -15,6 +15,7 @@ from typing import Any
 from agents.graph import TurnInput
 from agents.intent import CatalogService
 from agents.sales import AssistantProfile, CustomerProfile
+from runs.compliance_rules import ComplianceRules
 from runs.errors import ServiceError
 from store.assistants import AssistantStore
 from store.models import Message, Run
@@ -45,20 +46,22 @@ def unanswered(recent: list[Message]) -> list[dict[str, Any]]:
 
 class TurnContext:
     def __init__(self, threads: ThreadStore, assistants: AssistantStore, prompts: PromptStore, products: ProductStore,
-                 window_size: int) -> None:
+                 rules: ComplianceRules, window_size: int) -> None:
         self._threads, self._assistants, self._prompts, self._products = threads, assistants, prompts, products
+        self._rules = rules
         self._window_size = window_size
         self._catalogs: dict[str, tuple[float, list[CatalogService]]] = {}
 
     async def turn(self, run: Run) -> TurnInput:
         """The graph's input for ``run``; 404 when its thread or assistant no longer exists."""
         tenant = run.tenant_id
-        thread, assistant, prompt, recent, catalog = await asyncio.gather(
+        thread, assistant, prompt, recent, catalog, brand = await asyncio.gather(
             self._threads.get(tenant, run.thread_id),
             self._assistants.get(tenant, run.assistant_id),
             self._prompts.active(tenant, run.assistant_id),
             self._threads.messages(tenant, run.thread_id, self._window_size),
             self._catalog(tenant),
+            self._rules.active(tenant),  # cached: no query on most turns
         )
         if thread is None or assistant is None:
             missing = "thread" if thread is None else "assistant"
@@ -76,6 +79,7 @@ class TurnContext:
             catalog=catalog,
             model=run.requested_model,
             now=datetime.now(timezone.utc),
+            brand=brand,
         )
 
     async def _catalog(self, tenant_id: str) -> list[CatalogService]:

@@ -45,6 +45,18 @@ class RunsSettings(BaseModel):
         default=2.0, ge=0.01, le=300, description="First webhook retry delay; doubles per attempt (with jitter, capped at 5 min)."
     )
     webhook_timeout_seconds: float = Field(default=10.0, ge=0.1, le=120, description="Timeout of one webhook POST.")
+    compliance_rules_ttl_seconds: float = Field(
+        default=5.0, ge=0, le=3600,
+        description="How long a replica reuses a tenant's active compliance rules: an edit reaches every check within it.",
+    )
+    compliance_review_model: str | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="The alias or model that gives the second opinion on approved ad and social copy (a tenant switches it "
+                    "on); default: the catalog's default alias.",
+    )
+    compliance_review_cache_entries: int = Field(
+        default=4096, ge=0, le=1_000_000, description="Second-opinion judgements a replica keeps, per tenant and text.",
+    )
     reload_check_seconds: float = Field(
         default=1.0, ge=0, le=60, description="How soon every replica picks up a reload asked of one (reload-prompt)."
     )

@@ -1,4 +1,5 @@
-"""The Social agent as the API and batch jobs use it: each request gets the tenant's brand terms, a moment's author
+"""The Social agent as the API and batch jobs use it: each request gets the tenant's brand terms and compliance
+rules, a moment's author
 their thread's facts, a customer analysis the thread's transcript and memories. Tenant-scoped throughout: a thread
 of another tenant is not found."""
 
@@ -38,6 +39,7 @@ from agents.social.models import (
 from llm.types import Lane
 from memory.service import PROFILE_QUERY, MemoryService
 from memory.types import MemoryRecord
+from runs.compliance_rules import ComplianceRules
 from runs.errors import ServiceError
 from store.models import Thread
 from store.products import ProductStore
@@ -61,22 +63,24 @@ async def _refusals(call: Awaitable[T]) -> T:
 
 class SocialService:
     def __init__(self, agent: SocialAgent, threads: ThreadStore, transcript: ThreadTranscript, products: ProductStore,
-                 memory: MemoryService, lane: Lane = "live") -> None:
+                 memory: MemoryService, rules: ComplianceRules, lane: Lane = "live") -> None:
         """``lane``: ``batch`` for batch jobs, whose model calls count against the tenant's limits apart from live traffic."""
         self._agent, self._threads, self._transcript = agent, threads, transcript
-        self._products, self._memory, self._lane = products, memory, lane
+        self._products, self._memory, self._rules, self._lane = products, memory, rules, lane
         self._brands: dict[str, tuple[float, Brand]] = {}
 
     async def brand(self, tenant_id: str) -> Brand:
-        """The tenant's catalog terms, re-read at most every BRAND_TTL_S."""
+        """The tenant's catalog terms, re-read at most every BRAND_TTL_S, and its active compliance rules (which
+        ``ComplianceRules`` re-reads on its own, shorter, schedule)."""
         cached = self._brands.get(tenant_id)
         if cached is not None and time.monotonic() - cached[0] < BRAND_TTL_S:
-            return cached[1]
-        rows = await self._products.vocabulary(tenant_id)
-        terms = [term for row in rows for term in (row["name"], *row["aliases"], row["category"], *row["tags"], *row["indications"])]
-        brand = Brand(tenant_id=tenant_id, terms=terms[:20_000], products=[row["name"] for row in rows][:5_000], lane=self._lane)
-        self._brands[tenant_id] = (time.monotonic(), brand)
-        return brand
+            brand = cached[1]
+        else:
+            rows = await self._products.vocabulary(tenant_id)
+            terms = [term for row in rows for term in (row["name"], *row["aliases"], row["category"], *row["tags"], *row["indications"])]
+            brand = Brand(tenant_id=tenant_id, terms=terms[:20_000], products=[row["name"] for row in rows][:5_000], lane=self._lane)
+            self._brands[tenant_id] = (time.monotonic(), brand)
+        return brand.model_copy(update={"rules": await self._rules.active(tenant_id)})
 
     async def comment(self, tenant_id: str, request: CommentRequest) -> CommentResult:
         return await _refusals(self._agent.comment(request, await self.brand(tenant_id)))

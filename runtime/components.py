@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agents.compliance import ComplianceAgent
+from agents.compliance_brand import BRAND_CATEGORY, BRAND_CATEGORY_DESCRIPTION
+from agents.compliance_review import ReviewedCompliance
 from agents.graph import AgentSet, ChatGraph
 from agents.handoff import DEFAULT_CONFIG as DEFAULT_HANDOFF_CONFIG
 from agents.handoff import HandoffRules, load_rules
@@ -26,10 +28,12 @@ from llm.types import Lane
 from llm.vllm_engine import VLLMEngine
 from memory.service import MemoryService, ProductIndex
 from runs.batches import BatchProcessor
+from runs.compliance_rules import ComplianceRules
 from runs.reloads import kept_current
 from runs.social import SocialService
 from runtime.settings import Settings
 from store.batches import BatchStore
+from store.compliance_rules import ComplianceRuleStore, ReviewSpendStore
 from store.db import make_engine
 from store.generations import GenerationStore
 from store.products import ProductStore
@@ -78,6 +82,21 @@ def compliance(settings: Settings) -> ComplianceAgent:
     return ComplianceAgent.load(settings.config_dir / "compliance")
 
 
+def reviewed_compliance(settings: Settings, rules: ComplianceService, llm: LLMClient,
+                        sessions: async_sessionmaker[AsyncSession]) -> ReviewedCompliance:
+    """The packs (``rules``: the agent or its deployment), then the LLM's second opinion where a tenant switched it on."""
+    categories = {**compliance(settings).categories, BRAND_CATEGORY: BRAND_CATEGORY_DESCRIPTION}
+    return ReviewedCompliance(rules, llm, ReviewSpendStore(sessions), categories, settings.compliance_review_model,
+                              settings.compliance_review_cache_entries)
+
+
+def compliance_rules(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> ComplianceRules:
+    """The tenants' own compliance rules: edited through the API, carried into every check of a tenant's text, and
+    checked against the categories of the packs this replica reads."""
+    return ComplianceRules(ComplianceRuleStore(sessions), settings.compliance_rules_ttl_seconds,
+                           lambda: compliance(settings).categories)
+
+
 def sentiment(settings: Settings, llm: LLMClient) -> SentimentAgent:
     return SentimentAgent(llm, settings.sentiment_mode, settings.config_dir)
 
@@ -110,20 +129,24 @@ def chat_graph(settings: Settings, agents: AgentSet) -> ChatGraph:
 
 def social(settings: Settings, llm: LLMClient, compliance: ComplianceService,
            sessions: async_sessionmaker[AsyncSession]) -> SocialAgent:
-    """The Social agent, checking every text with ``compliance``; a reload on any replica reaches this one too."""
-    agent = SocialAgent(llm, compliance, settings.config_dir)
+    """The Social agent, checking every text with ``compliance`` and, where a tenant asked for it, the LLM's second
+    opinion; a reload on any replica reaches this one too."""
+    agent = SocialAgent(llm, reviewed_compliance(settings, compliance, llm, sessions), settings.config_dir)
     return kept_current(agent, GenerationStore(sessions), "social", settings.reload_check_seconds)
 
 
 def social_service(social: SocialAgent, memory: MemoryService, sessions: async_sessionmaker[AsyncSession],
-                   lane: Lane = "live") -> SocialService:
-    """The Social agent (local or its deployment) with what it needs of the store and memory."""
-    return SocialService(social, ThreadStore(sessions), ThreadTranscript(sessions), ProductStore(sessions), memory, lane)
+                   rules: ComplianceRules, lane: Lane = "live") -> SocialService:
+    """The Social agent (local or its deployment) with what it needs of the store and memory, and the tenants'
+    compliance ``rules``."""
+    return SocialService(social, ThreadStore(sessions), ThreadTranscript(sessions), ProductStore(sessions), memory, rules,
+                         lane)
 
 
 def batch_processor(settings: Settings, social: SocialAgent, agents: AgentSet, memory: MemoryService, index: ProductIndex,
                     sessions: async_sessionmaker[AsyncSession]) -> BatchProcessor:
     """Runs batch items through ``social``, ``agents``, ``memory`` and the product ``index`` (local objects, or the
     deployments' handles in a Ray task)."""
-    return BatchProcessor(BatchStore(sessions), social_service(social, memory, sessions, "batch"), agents, memory, index,
+    social_batch = social_service(social, memory, sessions, compliance_rules(settings, sessions), "batch")
+    return BatchProcessor(BatchStore(sessions), social_batch, agents, memory, index,
                           ThreadStore(sessions), TenantStore(sessions), ProductStore(sessions), settings)

@@ -10,7 +10,9 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agents.output_guard import ComplianceService
 from runs.batches import BatchRunner, BatchService, Execute
+from runs.compliance_rules import ComplianceRules
 from runs.context import TurnContext
 from runs.executor import RunExecutor
 from runs.multitask import Multitask
@@ -64,6 +66,8 @@ class Services:
     runs: RunStore
     events: RunEvents
     backends: Backends
+    compliance_rules: ComplianceRules
+    compliance: ComplianceService  # the check brands call: the packs, the tenant's rules, the second opinion
     social: SocialService
     batches: BatchService
     tracer: Tracer = field(init=False)
@@ -76,7 +80,8 @@ class Services:
 
     def __post_init__(self) -> None:
         self.tracer = components.tracer(self.settings)
-        self.context = TurnContext(self.threads, self.assistants, self.prompts, self.products, self.settings.window_size)
+        self.context = TurnContext(self.threads, self.assistants, self.prompts, self.products, self.compliance_rules,
+                                   self.settings.window_size)
         self.executor = RunExecutor(self.runs, self.context, self.backends.graph, self.backends.memory,
                                     self.settings.run_lease_seconds, self.events,
                                     components.handoff_rules(self.settings), self.tracer)
@@ -103,6 +108,7 @@ class Services:
         backends = backends or Backends.local(settings, sessions)
         threads, products, runs = ThreadStore(sessions), ProductStore(sessions), RunStore(sessions)
         batch_store = BatchStore(sessions)
+        rules = components.compliance_rules(settings, sessions)
         services = cls(
             settings=settings,
             engine=engine,
@@ -115,7 +121,9 @@ class Services:
             runs=runs,
             events=RunEvents(components.run_event_log(settings, sessions), runs, settings.run_events_flush_seconds),
             backends=backends,
-            social=components.social_service(backends.social, backends.memory, sessions),
+            compliance_rules=rules,
+            compliance=components.reviewed_compliance(settings, backends.agents.compliance, backends.llm, sessions),
+            social=components.social_service(backends.social, backends.memory, sessions, rules),
             batches=BatchService(batch_store, threads, products, backends.memory),
         )
         if run_worker is None:

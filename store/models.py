@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -120,6 +122,39 @@ class PromptVersion(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(String(200))  # how it came to be: created, updated, rollback to N, cloned from X
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ComplianceRuleVersion(Base):
+    """A version of a tenant's own compliance rules (``agents.compliance_brand.BrandRules`` without its tenant and
+    version): append-only, numbered 1, 2, 3… per tenant, exactly one active."""
+
+    __tablename__ = "compliance_rule_versions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "version", name="uq_compliance_rule_versions_tenant_version"),
+        # At most one active version per tenant, whatever a writer does (add_version also keeps it so).
+        Index("ux_compliance_rule_versions_active", "tenant_id", unique=True,
+              sqlite_where=text("is_active"), postgresql_where=text("is_active")),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    version: Mapped[int] = mapped_column(Integer)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONType)  # forbidden, allowed, second_opinion
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(500))  # the editor's note, or "rollback to vN"
+    created_by: Mapped[str | None] = mapped_column(String(36))  # the app key id of the caller who wrote it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ComplianceReviewSpend(Base):
+    """What the LLM's second opinion on compliance cost a tenant on one UTC day (its daily budget's meter)."""
+
+    __tablename__ = "compliance_review_spend"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Thread(Timestamps, Base):

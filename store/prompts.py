@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.assistants import live_assistant
 from store.models import PromptVersion
+from store.versions import VersionConflict, append_version
 
-_MAX_ATTEMPTS = 5
+__all__ = ["AssistantMissing", "PromptStore", "VersionConflict"]
 
 
 class AssistantMissing(LookupError):
     pass
-
-
-class VersionConflict(Exception):
-    """The edit was based on a version that is no longer the latest."""
-
-    def __init__(self, latest: int) -> None:
-        super().__init__(f"latest version is {latest}")
-        self.latest = latest
 
 
 class PromptStore:
@@ -33,42 +25,22 @@ class PromptStore:
     async def add_version(
         self, tenant_id: str, assistant_id: str, config: dict[str, Any], note: str, based_on: int | None = None
     ) -> PromptVersion:
-        """Append a version and make it the only active one, in one transaction.
+        """Append a version and make it the only active one, in one transaction (``store.versions``: a racing
+        writer retries with the next number; an edit ``based_on`` a version no longer the latest is a VersionConflict).
 
-        Two writers racing for the same number collide on the unique
-        (assistant_id, version) constraint; the loser retries with the next
-        number, or, when its edit was ``based_on`` a version that is no longer
-        the latest, fails with VersionConflict instead of overwriting.
+        The assistant's row is locked first, so writers of one assistant take turns.
         """
-        for attempt in range(_MAX_ATTEMPTS):
-            try:
-                async with self._sessions.begin() as session:
-                    if await session.scalar(live_assistant(tenant_id, assistant_id).with_for_update()) is None:
-                        raise AssistantMissing(assistant_id)
-                    latest = await session.scalar(
-                        select(func.max(PromptVersion.version)).where(PromptVersion.assistant_id == assistant_id)
-                    )
-                    if based_on is not None and latest != based_on:
-                        raise VersionConflict(latest or 0)
-                    await session.execute(
-                        update(PromptVersion)
-                        .where(PromptVersion.assistant_id == assistant_id, PromptVersion.is_active.is_(True))
-                        .values(is_active=False)
-                    )
-                    version = PromptVersion(
-                        tenant_id=tenant_id,
-                        assistant_id=assistant_id,
-                        version=(latest or 0) + 1,
-                        config=config,
-                        is_active=True,
-                        note=note,
-                    )
-                    session.add(version)
-                return version
-            except IntegrityError:
-                if attempt == _MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+
+        async def lock(session: AsyncSession) -> None:
+            if await session.scalar(live_assistant(tenant_id, assistant_id).with_for_update()) is None:
+                raise AssistantMissing(assistant_id)
+
+        def make(number: int) -> PromptVersion:
+            return PromptVersion(tenant_id=tenant_id, assistant_id=assistant_id, version=number, config=config,
+                                 is_active=True, note=note)
+
+        return await append_version(self._sessions, PromptVersion, [PromptVersion.assistant_id == assistant_id], make,
+                                    based_on, lock)
 
     async def active(self, tenant_id: str, assistant_id: str) -> PromptVersion | None:
         async with self._sessions() as session:

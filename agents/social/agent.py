@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from agents.compliance import Channel, ComplianceInput
+from agents.compliance_brand import BrandRules
 from agents.intent import IntentInput, IntentResult, detect_intent
 from agents.offload import off_the_loop
 from agents.output_guard import ComplianceService, OutputGuard
@@ -222,7 +223,7 @@ class SocialAgent:
         message = None
         if COMMENT in decision.actions:
             style = self._style(request.platform)
-            guard = OutputGuard(self._compliance, "social")
+            guard = OutputGuard(self._compliance, "social", brand.rules)
 
             def shape(text: str) -> str:
                 return fit(text, style, "comment")
@@ -262,7 +263,7 @@ class SocialAgent:
                       spend: _Spend, instruction: str | None = None) -> str | None:
         """A reply to a comment or a private message, in the platform's style, checked."""
         style = self._style(body.platform)
-        guard = OutputGuard(self._compliance, "social")
+        guard = OutputGuard(self._compliance, "social", brand.rules)
 
         def shape(draft: str) -> str:
             return fit(draft, style, kind)
@@ -303,7 +304,7 @@ class SocialAgent:
         async def one(task: MomentTask) -> MomentTaskResult:
             customer = customers.get(task.thread_id or "") or MomentCustomer()
             content = (task.moment_content or "").strip()
-            guard = OutputGuard(self._compliance, "social")
+            guard = OutputGuard(self._compliance, "social", brand.rules)
             profile = "；".join(text for _, text in customer.facts) or "暂无"
             written = offline_copy.moment(self._config.templates.offline, style, content, len(task.url_list), customer.facts)
             llm = self._request("moments", brand, style, "moments", request.product_prompt, None, profile=profile,
@@ -337,21 +338,21 @@ class SocialAgent:
             batch = _fresh(candidates, seen, request.expecting_count - len(chosen) + 5)
             if not batch:
                 break
-            chosen += await self._approved_lines(batch, "social")
+            chosen += await self._approved_lines(batch, "social", brand.rules)
         chosen = chosen[: request.expecting_count]
         if len(chosen) < request.expecting_count:
             raise SocialRequestError("KEYWORDS_EXHAUSTED", f"only {len(chosen)} new keywords are left after removing the "
                                      "existing ones; send fewer existing_keywords or a lower expecting_count")
         summary = "" if response.offline else str(response.data.get("summary", ""))
-        guard = OutputGuard(self._compliance, "social")
+        guard = OutputGuard(self._compliance, "social", brand.rules)
         summary = (await guard.clean(summary)).strip() if summary.strip() else ""
         summary = summary or offline_copy.keywords_summary(banks, terms, len(chosen))
         return KeywordsResult(keywords=chosen, count=len(chosen), summary=summary, **spend.fields())
 
-    async def _approved_lines(self, lines: list[str], channel: Channel) -> list[str]:
-        """The lines output compliance has nothing against, checked together in one call."""
+    async def _approved_lines(self, lines: list[str], channel: Channel, rules: BrandRules | None) -> list[str]:
+        """The lines output compliance (with the tenant's ``rules``) has nothing against, checked together in one call."""
         text = "\n".join(lines)
-        verdict = await self._compliance.check(ComplianceInput(text=text, channel=channel, direction="output"))
+        verdict = await self._compliance.check(ComplianceInput(text=text, channel=channel, direction="output", brand=rules))
         spans = [(v.span.start, v.span.end) for v in verdict.violations]
         kept, start = [], 0
         for line in lines:
@@ -390,7 +391,7 @@ class SocialAgent:
         terms = offline_copy.prompt_terms(source) + brand.products[:3]
         offline = offline_copy.compressions(banks, source) if compress else offline_copy.expansions(banks, style, source, terms)
         drafted = [] if response.offline else [str(variant) for variant in response.data["variants"]]
-        guard = OutputGuard(self._compliance, "social")
+        guard = OutputGuard(self._compliance, "social", brand.rules)
         variants = await self._variants(iter(drafted), request.result_count, shape, fits, guard, drafts=True)
         variants = await self._variants(offline, request.result_count, shape, fits, guard, variants)
         if len(variants) < request.result_count:
@@ -427,7 +428,7 @@ class SocialAgent:
                             schema, content=request.content)
         spend = _Spend()
         # Plans become posts and campaign copy: checked on the social channel (advertising rules and contact diversion).
-        guard = OutputGuard(self._compliance, "social")
+        guard = OutputGuard(self._compliance, "social", brand.rules)
         summary: list[str] = []
         options: list[str] = []
         for attempt in (llm, None):
@@ -461,7 +462,7 @@ class SocialAgent:
                             products="、".join(brand.products[:10]) or "（未提供）")
         spend = _Spend()
         written = offline_copy.outreach(self._config.templates.offline, name, insight.interested_services, insight.concerns)
-        message = await self._write(llm, lambda: written, OutputGuard(self._compliance, "chat"),
+        message = await self._write(llm, lambda: written, OutputGuard(self._compliance, "chat", brand.rules),
                                     lambda text: fit(text, style, "chat"), spend)
         return OutreachResult(thread_id=file.thread_id, message=message,
                               personalised=bool(insight.interested_services or insight.concerns), **spend.fields())

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from agents.bounds import JSON_INT, NOT_BOOL, MediaUrl, StrictInput
+from agents.compliance_brand import BrandRules
 from agents.social.actions import Action, PolicyOverrides, Signals
 from llm.types import Lane
 
@@ -108,12 +109,14 @@ class PlanRequest(StrictInput):
 
 
 class Brand(BaseModel):
-    """What the service knows of the tenant: the terms of its catalog (names, aliases, categories, tags)."""
+    """What the service knows of the tenant: the terms of its catalog (names, aliases, categories, tags) and its own
+    compliance rules."""
 
     tenant_id: str
     lane: Lane = Field(default="live", description="batch: model calls count against the tenant's limits apart from live traffic.")
     terms: list[str] = Field(default=[], max_length=20_000)
     products: list[str] = Field(default=[], max_length=5_000, description="Product names, for offline copy.")
+    rules: BrandRules | None = Field(default=None, description="The tenant's active compliance rules, for every output check.")
 
 
 class MomentCustomer(BaseModel):

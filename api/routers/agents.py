@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from agents.compliance import ComplianceInput, ComplianceResult
+from agents.compliance import ComplianceInput, ComplianceRequest, ComplianceResult
 from agents.registry import AGENTS
 from api.auth import TenantAdmin, TenantChat
 from api.deps import ServicesDep
@@ -39,6 +39,8 @@ async def invoke(name: str, ctx: TenantAdmin, services: ServicesDep, payload: di
 
 
 @router.post("/compliance/check", response_model=ComplianceResult)
-async def compliance_check(body: ComplianceInput, ctx: TenantChat, services: ServicesDep) -> ComplianceResult:
-    """Checks copy against the advertising-law rule packs: verdict, violations with spans and suggestions, a rewrite."""
-    return await services.backends.agents.compliance.check(body)
+async def compliance_check(body: ComplianceRequest, ctx: TenantChat, services: ServicesDep) -> ComplianceResult:
+    """Checks copy against the advertising-law rule packs and the tenant's own rules (``/v1/compliance/rules``):
+    verdict, violations with spans and suggestions, a rewrite."""
+    rules = await services.compliance_rules.active(ctx.tenant_id)
+    return await services.compliance.check(ComplianceInput(**body.model_dump(), brand=rules))
