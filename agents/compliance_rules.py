@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -120,7 +120,8 @@ class Rule:
 
     def replacement(self, match: re.Match[str]) -> str:
         """The rewrite text for one match, named groups (``\\g<name>``) filled in."""
-        return _GROUP_REF.sub(lambda ref: match.group(ref.group(1)) or "", self.rewrite)
+        return _GROUP_REF.sub(lambda ref: (match.group(ref.group(1)) or "") if ref.group(1) in match.re.groupindex
+                              else ref.group(0), self.rewrite)
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,9 @@ class RuleBook:
         normalised = self.language.normaliser(text)
         plain = normalised.text
         own = self._brand(brand) if brand is not None and direction == "output" else None
-        candidates = [hit for rule in (*rules, *(own.rules if own else ())) for hit in self._matches(rule, plain)]
+        candidates = [hit for rule in rules for hit in self._matches(rule, plain)]
+        if own is not None:
+            candidates += own.find(plain)
         if not candidates:
             return []
         segments = Segments(plain)
@@ -268,27 +271,37 @@ def _outside(hits: list[Hit], allowed: list[tuple[int, int]]) -> list[Hit]:
 
 @dataclass(frozen=True)
 class BrandBook:
-    rules: tuple[Rule, ...]
+    """A brand's forbidden words as one alternation (one pass over the text however many there are), each spelling
+    mapped to its rule; its allowed words as another."""
+
+    forbidden: re.Pattern[str] | None
+    rules: dict[str, Rule]  # normalised, lower-cased spelling → its rule
     allowed: re.Pattern[str] | None
+
+    def find(self, text: str) -> list[Hit]:
+        if self.forbidden is None:
+            return []
+        return [Hit(self.rules[m.group().lower()], m.start(), m.end(), m) for m in self.forbidden.finditer(text)]
 
 
 @lru_cache(maxsize=256)
 def _brand_book(normaliser: Normaliser, forbidden: tuple[BrandTerm, ...], allowed: tuple[str, ...]) -> BrandBook:
     """A brand's terms compiled once per version: each forbidden word a rule over its normalised spelling, so "美 白"
     or a traditional spelling is caught like the word itself."""
-    rules = tuple(_brand_rule(normaliser, term) for term in forbidden)
-    spellings = sorted({normaliser.fold(word) for word in allowed} - {""}, key=len, reverse=True)
-    pattern = gated(re.compile("|".join(map(re.escape, spellings)), re.IGNORECASE)) if spellings else None
-    return BrandBook(tuple(rule for rule in rules if rule is not None), pattern)
+    rules = {spelling.lower(): _brand_rule(term) for term in forbidden if (spelling := normaliser.fold(term.term))}
+    return BrandBook(_alternation(rules), rules, _alternation({normaliser.fold(word) for word in allowed} - {""}))
 
 
-def _brand_rule(normaliser: Normaliser, term: BrandTerm) -> Rule | None:
-    spelling = normaliser.fold(term.term)
-    if not spelling:
+def _alternation(words: Collection[str]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern matching any of ``words``, the longest first where they overlap."""
+    if not words:
         return None
+    return gated(re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))), re.IGNORECASE))
+
+
+def _brand_rule(term: BrandTerm) -> Rule:
     return Rule(id=f"brand.{term.term}", category=term.category, severity=term.severity,
-                directions=frozenset({"output"}), channels=frozenset(CHANNELS),
-                patterns=(gated(re.compile(re.escape(spelling), re.IGNORECASE)),), excludes=(), reach=0, negation=True,
+                directions=frozenset({"output"}), channels=frozenset(CHANNELS), patterns=(), excludes=(), reach=0, negation=True,
                 message=term.message or f"品牌禁用词「{term.term}」（品牌自定义规则）。",
                 suggestion="删除该词，或按品牌规范改写。" if term.replacement is None else f"改为「{term.replacement}」。",
                 rewrite=DROP_CLAUSE if term.replacement is None else term.replacement)

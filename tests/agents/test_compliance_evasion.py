@@ -3,12 +3,15 @@ and a brand's own forbidden and allowed words apply on top of the packs."""
 
 from __future__ import annotations
 
+import random
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.compliance import ComplianceAgent, ComplianceResult
-from agents.compliance_brand import BrandRules, BrandTerm
+from agents.compliance import MAX_TEXT_CHARS, ComplianceAgent, ComplianceResult
+from agents.compliance_brand import MAX_TERMS, BrandRules, BrandTerm
 from agents.compliance_normalise import Normaliser
 from tests.config_paths import CONFIG_DIR
 
@@ -124,3 +127,25 @@ def test_an_allowed_trade_name_is_exempt_from_the_packs_but_nothing_else_is():
 
 def test_brand_rules_do_not_apply_to_customer_messages():
     assert AGENT.check_text("你们的美白针怎么样？", channel="chat", direction="input", brand=BRAND).verdict == "approved"
+
+
+def test_the_most_brand_words_cost_one_pass_over_the_longest_text():
+    """500 forbidden and 500 allowed words are two alternations, not a thousand scans: the longest text takes about as
+    long as without them (a scan per word took ~0.3 s more here)."""
+    pick = random.Random(7)
+    alphabet = "美白祛斑第一无痛保证效果最好的水光针热玛吉，。 "
+    brand = BrandRules(tenant_id="t", version=1,
+                       forbidden=tuple(BrandTerm(term=f"{''.join(pick.choices(alphabet[:22], k=4))}{i}") for i in range(MAX_TERMS)),
+                       allowed=tuple(f"天下第一坊{i}" for i in range(MAX_TERMS)))
+    text = "".join(pick.choices(alphabet, k=MAX_TEXT_CHARS))
+
+    def best(rules: BrandRules | None) -> float:
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            AGENT.check_text(text, "ad", brand=rules)
+            timings.append(time.perf_counter() - started)
+        return min(timings)
+
+    AGENT.check_text(text, "ad", brand=brand)  # compiled once per version
+    assert best(brand) < best(None) * 1.5 + 0.05
