@@ -108,16 +108,17 @@ class ReviewedCompliance:
             self._cache.move_to_end(key)
             return cached.model_copy(update={"cached": True, "cost_usd": 0.0})
         day = datetime.now(timezone.utc).date().isoformat()
-        if await self._spend.spent(tenant_id, day) >= settings.daily_budget_usd:
-            return SecondOpinionReport(status="over_budget", agrees=True)
         try:
+            if await self._spend.spent(tenant_id, day) >= settings.daily_budget_usd:
+                return SecondOpinionReport(status="over_budget", agrees=True)
             response = await self._llm.complete(self._request(request, tenant_id))
-        except Exception as exc:  # the rules' verdict stands; the report says the model could not be asked
+            if not response.offline:
+                await self._spend.add(tenant_id, day, response.cost_usd)
+        except Exception as exc:  # the store or the model: the rules' verdict stands, and the report says why
             log.warning("compliance second opinion failed for tenant %s: %s: %s", tenant_id, type(exc).__name__, exc)
             return SecondOpinionReport(status="failed", agrees=True, error=f"{type(exc).__name__}: {exc}"[:300])
         if response.offline:
             return None
-        await self._spend.add(tenant_id, day, response.cost_usd)
         try:
             judgement = _Judgement.model_validate(response.data or {})
         except ValidationError as exc:

@@ -148,3 +148,15 @@ def _offline_settings():
     from runtime.settings import Settings
 
     return Settings(openai_api_key=None, anthropic_api_key=None)
+
+
+async def test_a_spend_store_that_fails_keeps_the_rules_verdict():
+    class BrokenSpend(DictSpend):
+        """Test double of a spend store whose database is down."""
+
+        async def spent(self, tenant_id: str, day: str) -> float:
+            raise ConnectionError("database unreachable")
+
+    judge = ScriptedJudge([FINDING])
+    result = await _reviewed(judge, BrokenSpend()).check(_request())
+    assert result.verdict == "approved" and result.second_opinion.status == "failed" and judge.requests == []

@@ -17,20 +17,13 @@ from agents.compliance_brand import MAX_TERM_CHARS, MAX_TERMS
 from api.scopes import TENANT_CHAT
 from tests.api.test_runs import new_chat
 from tests.client import ApiClient, assert_error
+from tests.llm.fake_servers import UPSTREAM_CATALOG as CATALOG
 from tests.llm.fake_servers import FakeOpenAIServer, Reply, route_to
 
 URL = "/v1/compliance/rules"
 COMPETITOR = "焕颜宝"  # a competitor's product the brand may not name
 TRADE_NAME = "第一坊"  # the brand's own trade name, which the packs would take for "第一"
 RULES = {"forbidden": [{"term": COMPETITOR, "category": "brand_rule", "message": "不提竞品名称"}], "allowed": [TRADE_NAME]}
-CATALOG = {
-    "defaults": {"alias": "main", "retry": {"max_retries": 0, "base_delay_s": 0.01, "max_delay_s": 0.05}},
-    "providers": [{"name": "upstream", "type": "openai_compatible", "api_key_env": "TEST_UPSTREAM_KEY",
-                   "base_url_env": "TEST_UPSTREAM_URL"}],
-    "models": [{"name": "qwen", "provider": "upstream", "model": "qwen-upstream", "context_window": 32000,
-                "input_usd_per_mtok": 2.0, "output_usd_per_mtok": 10.0}],
-    "aliases": [{"name": "main", "fallback": ["qwen"]}],
-}
 
 
 def key_id(client: ApiClient) -> str:

@@ -13,17 +13,10 @@ import pytest
 from agents.compliance import ComplianceAgent
 from tests.client import ApiClient
 from tests.config_paths import CONFIG_DIR
+from tests.llm.fake_servers import UPSTREAM_CATALOG as CATALOG
 from tests.llm.fake_servers import FakeOpenAIServer, Reply, route_to
 
 COMPLIANCE = ComplianceAgent.load(CONFIG_DIR / "compliance")
-CATALOG = {
-    "defaults": {"alias": "main", "retry": {"max_retries": 0, "base_delay_s": 0.01, "max_delay_s": 0.05}},
-    "providers": [{"name": "upstream", "type": "openai_compatible", "api_key_env": "TEST_UPSTREAM_KEY",
-                   "base_url_env": "TEST_UPSTREAM_URL"}],
-    "models": [{"name": "qwen", "provider": "upstream", "model": "qwen-upstream", "context_window": 32000,
-                "input_usd_per_mtok": 2.0, "output_usd_per_mtok": 10.0}],
-    "aliases": [{"name": "main", "fallback": ["qwen"]}],
-}
 POST = {"product_content": "第一次做水光针，记录一下恢复过程", "likes_num": 120}
 PROMPT = "光彩医美，主打水光针"
 

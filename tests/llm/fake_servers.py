@@ -299,6 +299,17 @@ class FakeAnthropicServer(FakeServer):
         return _stream_response(self._sse(events, reply), reply)
 
 
+# One model behind the scripted upstream, no retries: what ``route_to`` points an app at in the API tests.
+UPSTREAM_CATALOG = {
+    "defaults": {"alias": "main", "retry": {"max_retries": 0, "base_delay_s": 0.01, "max_delay_s": 0.05}},
+    "providers": [{"name": "upstream", "type": "openai_compatible", "api_key_env": "TEST_UPSTREAM_KEY",
+                   "base_url_env": "TEST_UPSTREAM_URL"}],
+    "models": [{"name": "qwen", "provider": "upstream", "model": "qwen-upstream", "context_window": 32000,
+                "input_usd_per_mtok": 2.0, "output_usd_per_mtok": 10.0}],
+    "aliases": [{"name": "main", "fallback": ["qwen"]}],
+}
+
+
 def route_to(upstream: FakeServer, catalog: dict[str, Any], directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Points an app built after this at ``upstream``: its router reads ``catalog`` (whose ``openai_compatible`` provider
     names ``TEST_UPSTREAM_KEY`` and ``TEST_UPSTREAM_URL``) and the keys from the environment."""
