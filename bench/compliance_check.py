@@ -75,7 +75,8 @@ def main() -> None:
     medians = {name: statistics.median(r["ms_per_check"] for r in results) for name, results in runs.items()}
     print(f"{runs['baseline'][0]['checks']} checks a round, {args.rounds} rounds, CPU ms per check (median):")
     for name, ms in medians.items():
-        print(f"  {name:14} {ms:.3f} ms  (rounds: {', '.join(f'{r['ms_per_check']:.3f}' for r in runs[name])})")
+        rounds = ", ".join(f"{result['ms_per_check']:.3f}" for result in runs[name])
+        print(f"  {name:14} {ms:.3f} ms  (rounds: {rounds})")
     print(f"  ratio          {medians['this checkout'] / medians['baseline']:.2f}x")
     print("verdict recall / precision per set:")
     for name in SETS:
