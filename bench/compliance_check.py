@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[1]
 DATA = HERE / "tests" / "agents" / "data"
 SETS = ["compliance_dev", "compliance_extra", "compliance_holdout", "compliance_evasive_tune", "compliance_evasive_tune2",
-        "compliance_evasive_holdout"]
+        "compliance_evasive_tune3", "compliance_evasive_holdout"]
 
 _WORKER = """
 import json, os, sys

@@ -161,7 +161,7 @@ def test_rewrite_is_empty_only_when_nothing_clean_is_left(agent):
 
 def test_every_rewrite_of_the_labelled_sets_passes_recheck(agent):
     labelled = ["compliance_dev", "compliance_extra", "compliance_holdout", "compliance_evasive_tune", "compliance_evasive_tune2",
-                "compliance_evasive_holdout"]
+                "compliance_evasive_tune3", "compliance_evasive_holdout"]
     for case in [case for name in labelled for case in _load(f"{name}.jsonl")]:
         if case.get("direction", "output") == "output":
             result = agent.check_text(case["text"], channel=case["channel"])
@@ -369,9 +369,9 @@ def test_holdout_set_accuracy(agent):
 
 
 # ------------------------------------------------------------------ evasive wordings (issue 17)
-# Written blind to the rules: two tuning sets the packs were improved on, and a held-out set they never saw (its
-# misses were not read). Before the normaliser and the new rules (712c67b): tuning 45 % and 34 % recall, held-out
-# 41 % recall at 94 % precision; numbers now in docs/compliance.md.
+# Written blind to the rules: three tuning sets the packs were improved on, and a held-out set they never saw (its
+# misses were not read). Before the normaliser and the new rules (712c67b): tuning 45 %, 34 % and 21 % recall,
+# held-out 41 % recall at 94 % precision; the numbers now are in docs/compliance.md.
 
 def _detection(agent: ComplianceAgent, cases: list[dict]) -> tuple[float, float]:
     """(recall, precision) of the verdict: a violation flagged at all, an approved text left alone."""
@@ -382,14 +382,14 @@ def _detection(agent: ComplianceAgent, cases: list[dict]) -> tuple[float, float]
 
 
 def test_evasive_tuning_sets_are_caught(agent):
-    cases = _load("compliance_evasive_tune.jsonl") + _load("compliance_evasive_tune2.jsonl")
-    assert len(cases) >= 600 and {c["kind"] for c in cases} == {"evasive", "plain", "hard_negative"}
+    cases = [case for n in ("", "2", "3") for case in _load(f"compliance_evasive_tune{n}.jsonl")]
+    assert len(cases) >= 900 and {c["kind"] for c in cases} == {"evasive", "plain", "hard_negative"}
     recall, precision = _detection(agent, cases)
-    assert recall >= 0.93 and precision >= 0.99, (recall, precision)
+    assert recall >= 0.85 and precision >= 0.99, (recall, precision)
 
 
 def test_evasive_held_out_set_keeps_precision(agent):
     """The rules alone catch two thirds of wordings they never saw; what they miss is meaning (appearance anxiety,
     unnamed comparisons), the second opinion's job. Precision is what a brand notices first: a false alarm blocks copy."""
     recall, precision = _detection(agent, _load("compliance_evasive_holdout.jsonl"))
-    assert recall >= 0.62 and precision >= 0.97, (recall, precision)
+    assert recall >= 0.65 and precision >= 0.97, (recall, precision)
