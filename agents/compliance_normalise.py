@@ -198,13 +198,18 @@ def _converter():  # type: ignore[no-untyped-def]
     return opencc.OpenCC("t2s")
 
 
-_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+@cache
+def _traditional() -> re.Pattern[str]:
+    """The characters t2s changes (CJK blocks converted once, ~10 ms): most texts hold none and skip OpenCC."""
+    source = "".join(map(chr, [*range(0x3400, 0xA000), *range(0xF900, 0xFB00)]))
+    changed = {before for before, after in zip(source, _converter().convert(source)) if before != after}
+    return re.compile(f"[{''.join(sorted(changed))}]")
 
 
 def _simplified(text: str) -> tuple[str, _Edits | None]:
     """Traditional characters as simplified ones. OpenCC converts phrases as well as characters; when a phrase
     changes length (rare in t2s), that stretch is converted character by character so positions stay aligned."""
-    if not _NOT_ASCII.search(text):
+    if not _traditional().search(text):
         return text, None
     converted = _converter().convert(text)
     if len(converted) == len(text):

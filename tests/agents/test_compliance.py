@@ -106,6 +106,28 @@ def test_look_alikes_stay_approved(agent, text):
     assert agent.check_text(text, channel="chat").verdict == "approved"
 
 
+@pytest.mark.parametrize("text", [
+    "一般两三个疗程会有改善，因人而异。",           # counts of sessions are not a share of people
+    "打35个单位效果明显吗？一般看个人情况。",
+    "用一段时间您就知道区别了。",
+    "不像有些人想的那么疼，会敷麻药。",
+    "术后回访时大部分人已经消肿了。",
+    "以后再也不用排队了，线上可以预约。",
+    "好的，跟您说再见啦，下次见！",
+    "这瓶一支就够用一个月。",
+    "您也可以推荐给朋友，老带新有优惠。",
+    "先把面诊做了再说，不着急决定。",
+    "支持信用卡分期，每期手续费以银行为准。",
+    "这支口红涂上穿什么都显白。",
+    "对颜色不满意，可以七天内退换。",
+    "包装上看不出生产日期的话可以问客服。",
+    "别的机构怎么做我们不评价，您可以多比较。",
+    "有姐妹问能不能保证效果，说实话不能，效果要看个人情况。",
+])
+def test_everyday_chat_phrases_near_the_new_structures_stay_approved(agent, text):
+    assert agent.check_text(text, channel="chat").verdict == "approved"
+
+
 def test_full_width_letters_and_digits_are_matched_and_spans_index_the_original(agent):
     text = "全国Ｎｏ．１的皮肤管理品牌，祛斑有效率高达９８％。"
     result = agent.check_text(text, channel="ad")
