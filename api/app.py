@@ -28,6 +28,7 @@ from api.routers import (
     social,
     tenants,
     threads,
+    usage,
 )
 from api.schemas.runs import run_record_body
 from llm.errors import LLMError
@@ -102,7 +103,7 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
     )
     install_error_handlers(app)
     routers = [m.router for m in (health, auth, tenants, assistants, prompts, threads, runs, customers, products, memory, messages,
-                                  openai_compat, agents, compliance, social, marketing, batches)]
+                                  openai_compat, agents, compliance, social, marketing, batches, usage)]
     if unchecked := [route.path for router in routers for route in router.routes if not isinstance(route, CheckedRoute)]:
         raise TypeError(f"routes without route_class=CheckedRoute (their input would go unchecked): {unchecked}")
     for router in routers:

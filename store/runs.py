@@ -202,6 +202,20 @@ class RunStore:
                 select(Run).where(Run.tenant_id == tenant_id, Run.thread_id == thread_id, Run.run_id == run_id)
             )
 
+    async def of_thread(self, tenant_id: str, thread_id: str, limit: int) -> list[Run]:
+        """The thread's latest ``limit`` runs, newest first."""
+        async with self._sessions() as session:
+            return list(await session.scalars(
+                select(Run).where(Run.tenant_id == tenant_id, Run.thread_id == thread_id)
+                .order_by(Run.created_at.desc(), Run.run_id).limit(limit)))
+
+    async def since(self, tenant_id: str, since: datetime, limit: int) -> list[Run]:
+        """The tenant's runs created since ``since``, newest first, at most ``limit`` (usage figures)."""
+        async with self._sessions() as session:
+            return list(await session.scalars(
+                select(Run).where(Run.tenant_id == tenant_id, Run.created_at >= since)
+                .order_by(Run.created_at.desc()).limit(limit)))
+
     async def active(self, tenant_id: str, thread_id: str) -> list[Run]:
         """The thread's runs that may still be finished: the one holding its lease and any queued, oldest first."""
         async with self._sessions() as session:

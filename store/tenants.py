@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +18,13 @@ class TenantStore:
     async def get(self, tenant_id: str) -> Tenant | None:
         async with self._sessions() as session:
             return await session.get(Tenant, tenant_id)
+
+    async def page(self, offset: int, limit: int) -> tuple[list[Tenant], int]:
+        """Every tenant, by id (the console's tenant picker for platform keys)."""
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(Tenant))
+            rows = await session.scalars(select(Tenant).order_by(Tenant.tenant_id).offset(offset).limit(limit))
+            return list(rows), int(total or 0)
 
     async def upsert(self, tenant_id: str, fields: dict[str, Any]) -> tuple[Tenant, bool]:
         """Create or update; returns (tenant, created). Safe against a concurrent first sync."""

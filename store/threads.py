@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.models import Message, Thread, utcnow
@@ -32,6 +32,17 @@ class ThreadStore:
     async def get(self, tenant_id: str, thread_id: str) -> Thread | None:
         async with self._sessions() as session:
             return await session.scalar(select(Thread).where(Thread.tenant_id == tenant_id, Thread.thread_id == thread_id))
+
+    async def page(self, tenant_id: str, offset: int, limit: int, handed_off: bool | None = None) -> tuple[list[Thread], int]:
+        """The tenant's threads, most recently active first; ``handed_off``: only those with (or without) a person."""
+        where = [Thread.tenant_id == tenant_id]
+        if handed_off is not None:
+            where.append(Thread.handoff_at.is_not(None) if handed_off else Thread.handoff_at.is_(None))
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(Thread).where(*where))
+            rows = await session.scalars(select(Thread).where(*where)
+                                         .order_by(Thread.updated_at.desc(), Thread.thread_id).offset(offset).limit(limit))
+            return list(rows), int(total or 0)
 
     async def update(self, tenant_id: str, thread_id: str, fields: dict[str, Any]) -> Thread | None:
         async with self._sessions.begin() as session:

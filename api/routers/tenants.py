@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import Principal, require_scope
 from api.deps import ServicesDep
 from api.errors import ApiError, found, not_found
 from api.routers import CheckedRoute
+from api.schemas.common import Page, PageQuery
 from api.schemas.tenants import TenantOut, TenantStatus, TenantSync, TenantUpdate
 from api.scopes import BACKEND_ADMIN, PLATFORM_TENANT
 
@@ -20,6 +21,17 @@ Admin = Annotated[Principal, Depends(require_scope(BACKEND_ADMIN))]
 def _visible(principal: Principal, tenant_id: str) -> bool:
     """A tenant-bound admin key manages only its own tenant; others look nonexistent."""
     return principal.tenant_id in (PLATFORM_TENANT, tenant_id)
+
+
+@router.get("", response_model=Page[TenantOut])
+async def list_tenants(principal: Admin, services: ServicesDep, paging: Annotated[PageQuery, Query()]) -> Page[TenantOut]:
+    """Every tenant for a platform key (the console's tenant picker); a tenant-bound admin key sees its own."""
+    if principal.tenant_id != PLATFORM_TENANT:
+        own = await services.tenants.get(principal.tenant_id)
+        items = [TenantOut.model_validate(own)] if own is not None and paging.page == 1 else []
+        return Page(items=items, total=int(own is not None), page=paging.page, page_size=paging.page_size)
+    rows, total = await services.tenants.page(paging.offset, paging.page_size)
+    return Page(items=[TenantOut.model_validate(r) for r in rows], total=total, page=paging.page, page_size=paging.page_size)
 
 
 @router.post("/sync", response_model=TenantOut, responses={200: {"description": "updated"}, 201: {"description": "created"}})

@@ -10,6 +10,8 @@ from api.auth import TenantChat, TenantContext
 from api.deps import ServicesDep
 from api.errors import ApiError, found
 from api.routers import CheckedRoute
+from api.schemas.common import Page, PageQuery
+from api.schemas.runs import RunList, RunRecord
 from api.schemas.threads import (
     HandoffRequest,
     HumanReply,
@@ -40,6 +42,26 @@ async def create(body: ThreadCreate, ctx: TenantChat, services: ServicesDep) -> 
     await _check_assistant(services, ctx, body.assistant_id)
     fields = {k: v for k, v in body.model_dump(mode="json").items() if v is not None}
     return ThreadOut.model_validate(await services.threads.create(ctx.tenant_id, _columns(fields)))
+
+
+@router.get("", response_model=Page[ThreadOut])
+async def list_threads(
+    ctx: TenantChat,
+    services: ServicesDep,
+    paging: Annotated[PageQuery, Query()],
+    handoff: Annotated[bool, Query(description="true: only threads with a person; false: only those with the AI")] = None,  # type: ignore[assignment]
+) -> Page[ThreadOut]:
+    """The tenant's threads, most recently active first."""
+    rows, total = await services.threads.page(ctx.tenant_id, paging.offset, paging.page_size, handoff)
+    return Page(items=[ThreadOut.model_validate(r) for r in rows], total=total, page=paging.page, page_size=paging.page_size)
+
+
+@router.get("/{thread_id}/runs", response_model=RunList)
+async def runs_of_thread(thread_id: str, ctx: TenantChat, services: ServicesDep,
+                         limit: Annotated[int, Query(ge=1, le=100)] = 20) -> RunList:
+    """The thread's latest runs, newest first, each with what every agent decided, its timings, tokens and cost."""
+    found(await services.threads.get(ctx.tenant_id, thread_id), "thread", thread_id)
+    return RunList(runs=[RunRecord.of(run) for run in await services.runs.of_thread(ctx.tenant_id, thread_id, limit)])
 
 
 @router.get("/{thread_id}", response_model=ThreadOut)

@@ -172,3 +172,7 @@ class SuggestionResult(BaseModel):
 async def run_record_body(run: Any) -> bytes:
     """A run webhook's body: the run record, as ``GET /v1/threads/{id}/runs/{run_id}`` shows it."""
     return RunRecord.of(run).model_dump_json().encode()
+
+
+class RunList(BaseModel):
+    runs: list[RunRecord] = Field(description="Newest first.")
