@@ -31,6 +31,7 @@ from api.routers import (
     usage,
 )
 from api.schemas.runs import run_record_body
+from api.static_console import ConsoleFiles
 from llm.errors import LLMError
 from runtime import __version__
 from runtime.backends import Backends
@@ -109,6 +110,7 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
     for router in routers:
         app.include_router(router)
     document_errors(app, routers, HANDLER_ERRORS)
+    app.mount("/console", ConsoleFiles(), name="console")
     # Added last = outermost: the request id exists before anything else runs, 413s included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(QueryLengthLimitMiddleware)
