@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.compliance_brand import BrandRules, BrandTerm
 from agents.compliance_normalise import Normaliser
-from agents.regex_safety import gated, reach, superlinear
+from agents.regex_safety import gated, reach, starting_characters, superlinear
 
 Channel = Literal["chat", "social", "ad"]
 Direction = Literal["input", "output"]
@@ -111,6 +111,7 @@ class Rule:
     directions: frozenset[str]
     channels: frozenset[str]
     patterns: tuple[re.Pattern[str], ...]
+    gates: tuple[frozenset[str] | None, ...]  # per pattern: the characters its matches start with (None: unknown)
     excludes: tuple[re.Pattern[str], ...]
     reach: int  # how far from its start an exclude's match can read: excludes are searched that close to a hit
     negation: bool
@@ -182,7 +183,8 @@ class RuleBook:
         normalised = self.language.normaliser(text)
         plain = normalised.text
         own = self._brand(brand) if brand is not None and direction == "output" else None
-        candidates = [hit for rule in rules for hit in self._matches(rule, plain)]
+        present = frozenset(plain.lower())
+        candidates = [hit for rule in rules for hit in self._matches(rule, plain, present)]
         if own is not None:
             candidates += own.find(plain)
         if not candidates:
@@ -198,8 +200,11 @@ class RuleBook:
         return _brand_book(self.language.normaliser, brand.forbidden, brand.allowed)
 
     @staticmethod
-    def _matches(rule: Rule, text: str) -> Iterator[Hit]:
-        for pattern in rule.patterns:
+    def _matches(rule: Rule, text: str, present: frozenset[str]) -> Iterator[Hit]:
+        """The rule's matches; a pattern none of whose starting characters is ``present`` in the text is skipped."""
+        for pattern, gate in zip(rule.patterns, rule.gates):
+            if gate is not None and gate.isdisjoint(present):
+                continue
             for m in pattern.finditer(text):
                 if m.end() > m.start():
                     yield Hit(rule, m.start(), m.end(), m)
@@ -301,7 +306,8 @@ def _alternation(words: Collection[str]) -> re.Pattern[str] | None:
 
 def _brand_rule(term: BrandTerm) -> Rule:
     return Rule(id=f"brand.{term.term}", category=term.category, severity=term.severity,
-                directions=frozenset({"output"}), channels=frozenset(CHANNELS), patterns=(), excludes=(), reach=0, negation=True,
+                directions=frozenset({"output"}), channels=frozenset(CHANNELS), patterns=(), gates=(), excludes=(), reach=0,
+                negation=True,
                 message=term.message or f"品牌禁用词「{term.term}」（品牌自定义规则）。",
                 suggestion="删除该词，或按品牌规范改写。" if term.replacement is None else f"改为「{term.replacement}」。",
                 rewrite=DROP_CLAUSE if term.replacement is None else term.replacement)
@@ -386,7 +392,7 @@ def _compile_rule(path: Path, raw: dict[str, Any], categories: dict[str, Categor
     excludes = tuple(_compile(p, macros, where) for p in spec.excludes)
     return Rule(id=spec.id, category=spec.category, severity=spec.severity,
                 directions=frozenset(spec.directions), channels=frozenset(spec.channels),
-                patterns=patterns, excludes=excludes, reach=max((reach(p) for p in excludes), default=0),
+                patterns=patterns, gates=tuple(map(starting_characters, patterns)), excludes=excludes, reach=max((reach(p) for p in excludes), default=0),
                 negation=spec.negation, message=spec.message, suggestion=spec.suggestion, rewrite=spec.rewrite)
 
 

@@ -280,6 +280,21 @@ def test_the_first_character_gate_changes_no_match(pattern):
         assert [m.span() for m in gated.finditer(text)] == [m.span() for m in plain.finditer(text)]
 
 
+def test_a_pattern_skipped_for_its_starting_characters_has_no_match_in_that_text(agent):
+    """The starting-character gate (``regex_safety.starting_characters``) only skips scans that would find nothing."""
+    normaliser = agent._book.language.normaliser
+    texts = [normaliser(c["text"]).text for name in ("compliance_evasive_tune3", "compliance_evasive_holdout")
+             for c in _load(f"{name}.jsonl")]
+    skipped = 0
+    for rule in agent._book.rules:
+        for pattern, gate in zip(rule.patterns, rule.gates):
+            for text in texts:
+                if gate is not None and gate.isdisjoint(text.lower()):
+                    skipped += 1
+                    assert pattern.search(text) is None, (rule.id, pattern.pattern, text)
+    assert skipped > len(texts) * 100  # most patterns are skipped for most texts
+
+
 # ------------------------------------------------------------------ pack loading
 
 CATEGORY = "categories:\n  demo: {description: 示例}\n"
