@@ -265,7 +265,7 @@ def test_check_text_is_fast(agent, text, channel):
         for _ in range(5):
             agent.check_text(text, channel=channel)
         rounds.append((time.perf_counter() - started) / 5)
-    assert min(rounds) < 0.002  # ~0.5 ms clean, ~1.1 ms with a full rewrite, measured on a loaded 2-core box
+    assert min(rounds) < 0.003  # ~0.6 ms clean, ~1.5 ms with a full rewrite (normaliser and issue-17 rules), loaded 2-core box
 
 
 @pytest.mark.parametrize("pattern", [
