@@ -22,6 +22,7 @@ BANNER = """
 MAS is running — Ray Serve application 'mas' on a local Ray cluster
   API            {{api}}
   API docs       {{api}}/docs
+  Console        {{api}}/console   (sign in with an app key)
   Ray dashboard  {{dashboard}}   (token: ~/.ray/auth_token, sent as 'Authorization: Bearer <token>')
   Metrics        {{metrics}}   (Prometheus: Ray, Serve and the mas_* metrics)
   Data dir       {data_dir}
