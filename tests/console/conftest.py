@@ -13,9 +13,11 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
@@ -104,6 +106,16 @@ async def page(browser: Browser, console: Console) -> AsyncIterator[Page]:
     yield tab
     await context.close()
     assert errors == [], f"script errors in the console: {errors}"
+
+
+@asynccontextmanager
+async def tenant_api(console: Console, key: str = "tenant-a") -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client holding a token for ``console.keys[key]``: the data a test needs, made the way a client would."""
+    async with httpx.AsyncClient(base_url=console.url, timeout=120) as client:
+        issued = await client.post("/v1/auth/token", headers={"X-App-Key": console.keys[key]})
+        assert issued.status_code == 200, issued.text
+        client.headers["Authorization"] = f"Bearer {issued.json()['access_token']}"
+        yield client
 
 
 async def sign_in(page: Page, console: Console, key: str, tenant: str | None = None) -> None:

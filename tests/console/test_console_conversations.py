@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from tests.console.conftest import Console, screenshot, sign_in
+from tests.console.conftest import Console, screenshot, sign_in, tenant_api
 
 RUN_TIMEOUT_S = 120  # the first run of a session opens the vector stores
 
@@ -26,20 +24,10 @@ class Chat:
     token: str
 
 
-@asynccontextmanager
-async def _client(console: Console, key: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client with a token for ``key``."""
-    async with httpx.AsyncClient(base_url=console.url, timeout=RUN_TIMEOUT_S) as client:
-        response = await client.post("/v1/auth/token", headers={"X-App-Key": key})
-        assert response.status_code == 200, response.text
-        client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        yield client
-
-
 async def new_chat(console: Console, *turns: str, key: str = "tenant-a") -> Chat:
     """An assistant with a prompt, a thread with a profile, and a `runs/wait` turn per text."""
     nickname = f"小雨-{uuid.uuid4().hex[:6]}"
-    async with _client(console, console.keys[key]) as client:
+    async with tenant_api(console, key) as client:
         assistant = await client.post("/v1/assistants", json={
             "assistant_name": "小美", "personality": "亲切、专业", "occupation": "美容顾问", "industry": "医美"})
         assert assistant.status_code == 201, assistant.text
@@ -152,7 +140,7 @@ async def test_a_thread_is_handed_off_answered_by_a_person_and_released(page: Pa
     await expect(row).to_be_visible()
 
     # The customer writes while a person has the thread: stored, no AI reply.
-    async with _client(console, console.keys["tenant-a"]) as client:
+    async with tenant_api(console) as client:
         body = await say(client, chat.thread_id, chat.assistant_id, "我想找店长聊聊")
         assert body["status"] == "handoff"
     await row.get_by_role("link").click()
@@ -180,7 +168,7 @@ async def test_a_thread_is_handed_off_answered_by_a_person_and_released(page: Pa
     await expect(messages.nth(3).get_by_test_id("message-author")).to_have_text("人工客服")
     await expect(messages.nth(3)).to_contain_text(reply)
     await expect(page.get_by_role("status")).to_have_text("回复已发送。")
-    async with _client(console, console.keys["tenant-a"]) as client:
+    async with tenant_api(console) as client:
         stored = (await client.get(f"/v1/threads/{chat.thread_id}/messages")).json()["messages"][0]
         assert (stored["author"], stored["role"], stored["content"]) == ("human", "assistant", reply)
 

@@ -7,27 +7,18 @@ from __future__ import annotations
 import re
 import uuid
 
-import httpx
 from playwright.async_api import Browser, Page, expect
 
-from tests.console.conftest import Console, screenshot, sign_in
+from tests.console.conftest import Console, screenshot, sign_in, tenant_api
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-async def client(console: Console, key: str) -> httpx.AsyncClient:
-    """An API client signed in with ``key`` (as any integration would be)."""
-    async with httpx.AsyncClient(base_url=console.url) as anonymous:
-        response = await anonymous.post("/v1/auth/token", headers={"X-App-Key": key})
-        response.raise_for_status()
-    return httpx.AsyncClient(base_url=console.url, headers={"Authorization": f"Bearer {response.json()['access_token']}"})
-
-
 async def assistant_with_prompts(console: Console, name: str, *personalities: str) -> str:
     """A tenant-a assistant made through the API, with a prompt version per personality."""
-    async with await client(console, console.keys["tenant-a"]) as api:
+    async with tenant_api(console) as api:
         created = await api.post("/v1/assistants", json={"assistant_name": name, "personality": "亲切", "occupation": "皮肤管理顾问",
                                                          "industry": "医美"})
         assert created.status_code == 201, created.text
@@ -118,7 +109,7 @@ async def test_an_assistant_is_created_and_its_prompt_saved_checked_compared_and
     await expect(page.get_by_test_id("diff-summary")).to_have_text("v2 → v3：删除 1 行，新增 1 行。")
     await screenshot(page, "prompts")
 
-    async with await client(console, console.keys["tenant-a"]) as api:
+    async with tenant_api(console) as api:
         active = (await api.get(f"/v1/prompts/{assistant_id}")).json()
         v1 = (await api.get(f"/v1/prompts/{assistant_id}/tenant-a/1")).json()
     assert active["version"] == 3 and active["is_active"]
@@ -153,7 +144,7 @@ async def test_a_save_made_on_an_old_version_is_refused_as_a_conflict(page: Page
     await page.goto(f"{console.url}/console/#/prompts/{assistant_id}")
     await expect(page.get_by_test_id("active-version")).to_have_text("当前生效版本 v1")
 
-    async with await client(console, console.keys["tenant-a"]) as api:  # someone else saves v2 meanwhile
+    async with tenant_api(console) as api:  # someone else saves v2 meanwhile
         response = await api.put(f"/v1/prompts/tenant-a/{assistant_id}", json={"prompt_config": {"greeting_prompt": "您好！"}})
         assert response.status_code == 200, response.text
 

@@ -36,6 +36,10 @@ register({
     "category.comparison": "比较与贬低",
     "category.contact_diversion": "站外引流",
     "category.brand_rule": "品牌禁用词",
+    "category.abuse": "辱骂",
+    "category.self_harm": "自伤风险",
+    "category.illegal_request": "违法请求",
+    "category.prompt_injection": "提示词注入",
   },
   en: {
     "compliance.text": "Copy to check",
@@ -66,6 +70,10 @@ register({
     "category.comparison": "Comparison",
     "category.contact_diversion": "Off-platform contact",
     "category.brand_rule": "Brand rule",
+    "category.abuse": "Abuse",
+    "category.self_harm": "Self-harm risk",
+    "category.illegal_request": "Illegal request",
+    "category.prompt_injection": "Prompt injection",
   },
 });
 

@@ -121,10 +121,6 @@ register({
     "conv.products.none": "没有匹配的商品",
     "conv.sales.attempts": "调用 {n} 次",
     "conv.sales.regenerated": "因合规重新生成",
-    "conv.category.abuse": "辱骂",
-    "conv.category.self_harm": "自伤风险",
-    "conv.category.illegal_request": "违法请求",
-    "conv.category.prompt_injection": "提示词注入",
     "conv.handoff": "人工接待",
     "conv.handoff.reason": "转人工原因",
     "conv.handoff.reason.hint": "会显示在会话列表和运行记录中。",
@@ -257,10 +253,6 @@ register({
     "conv.products.none": "No matching products",
     "conv.sales.attempts": "{n} calls",
     "conv.sales.regenerated": "regenerated for compliance",
-    "conv.category.abuse": "Abuse",
-    "conv.category.self_harm": "Self-harm risk",
-    "conv.category.illegal_request": "Illegal request",
-    "conv.category.prompt_injection": "Prompt injection",
     "conv.handoff": "Human hand-off",
     "conv.handoff.reason": "Reason for the hand-off",
     "conv.handoff.reason.hint": "Shown in the thread list and in the runs.",
@@ -299,12 +291,6 @@ function label(prefix, value) {
   const key = `${prefix}.${value}`;
   const text = t(key);
   return text === key ? String(value) : text;
-}
-
-function findingCategory(category) {
-  const key = `conv.category.${category}`;
-  const text = t(key);
-  return text === key ? categoryName(category) : text;
 }
 
 function displayName(thread) {
@@ -640,7 +626,7 @@ function violationsList(violations) {
   if (!violations || !violations.length) return h("p", { class: "muted" }, t("conv.no_findings"));
   return h("ul", { class: "conv-violations" }, violations.map((violation) =>
     h("li", { "data-category": violation.category },
-      h("strong", { "data-testid": "finding-category" }, findingCategory(violation.category)), " ",
+      h("strong", { "data-testid": "finding-category" }, categoryName(violation.category)), " ",
       violation.span && violation.span.text ? h("code", {}, violation.span.text) : null, " ",
       h("span", { class: "muted" }, `(${[violation.rule_id, violation.severity].filter(Boolean).join(", ")})`),
       violation.message ? h("div", { class: "law" }, violation.message) : null,
