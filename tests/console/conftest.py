@@ -95,10 +95,10 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-@pytest.fixture
-async def page(browser: Browser, console: Console) -> AsyncIterator[Page]:
-    """A fresh tab (its own sessionStorage) at 1280 × 800, Chinese first; a script error fails the test."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+@asynccontextmanager
+async def _tab(browser: Browser, width: int, height: int) -> AsyncIterator[Page]:
+    """A fresh tab (its own sessionStorage), Chinese first; a script error on it fails the test."""
+    context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
     tab = await context.new_page()
     tab.set_default_timeout(15_000)
     errors: list[str] = []
@@ -106,6 +106,27 @@ async def page(browser: Browser, console: Console) -> AsyncIterator[Page]:
     yield tab
     await context.close()
     assert errors == [], f"script errors in the console: {errors}"
+
+
+@pytest.fixture
+async def page(browser: Browser, console: Console) -> AsyncIterator[Page]:
+    """A tab at 1280 × 800."""
+    async with _tab(browser, 1280, 800) as tab:
+        yield tab
+
+
+@pytest.fixture
+async def phone(browser: Browser, console: Console) -> AsyncIterator[Page]:
+    """A tab the size of a phone, 390 × 844."""
+    async with _tab(browser, 390, 844) as tab:
+        yield tab
+
+
+async def assert_fits(page: Page, what: str) -> None:
+    """The page does not scroll sideways."""
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.viewport_size["width"] if page.viewport_size else width
+    assert width <= viewport, f"{what} scrolls sideways at {viewport} px ({width} px wide)"
 
 
 @asynccontextmanager

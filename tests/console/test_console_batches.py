@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
-from tests.console.conftest import Console, screenshot, sign_in, tenant_api
+from tests.console.conftest import Console, assert_fits, screenshot, sign_in, tenant_api
 
 ROWS = [{"text": "我们的热玛吉是全国最好的，效果行业第一。", "channel": "ad", "categories": ["absolute_terms"]},
         {"text": "水光针一次见效，保证皮肤白嫩，无效全额退款！", "channel": "ad", "categories": ["efficacy_guarantee"]},
@@ -126,40 +126,32 @@ async def test_the_timer_stops_when_the_page_is_left(page: Page, console: Consol
             await cancel_unfinished(client, [running])
 
 
-async def test_an_evaluation_is_submitted_from_pasted_rows_with_the_keyboard_on_a_phone(browser: Browser, console: Console):
-    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        await sign_in(page, console, console.keys["tenant-a"])
-        await page.goto(f"{console.url}/console/#/batches")
-        await expect(page.get_by_role("heading", name="批量任务列表")).to_be_visible()
-        await page.locator("summary", has_text="提交评测任务").focus()
-        await page.keyboard.press("Enter")  # opens the form
-        await page.keyboard.press("Tab")  # the agent
-        await page.keyboard.press("Tab")  # the rows
-        await page.keyboard.type('{"text": "这款面霜能治疗湿疹。", "channel": "ad", "categories": ["medical_claims_cosmetics"]}\n'
-                                 "not json\n")
-        await page.keyboard.press("Tab")
-        await page.keyboard.press("Enter")
-        await expect(page.get_by_role("alert")).to_contain_text("第 2 行不是 JSON 对象")
-        await page.get_by_label("标注数据（NDJSON，每行一条）").fill(json.dumps(ROWS[0], ensure_ascii=False) + "\n\n"
-                                                                 + json.dumps(ROWS[2], ensure_ascii=False))
-        await page.get_by_label("标注数据（NDJSON，每行一条）").focus()
-        await page.keyboard.press("Tab")
-        await page.keyboard.press("Enter")
-        submitted = page.get_by_role("status").filter(has_text="已提交任务")
-        await expect(submitted).to_contain_text("共 2 条")
-        batch_id = (await submitted.inner_text()).split("已提交任务 ")[1].split("，")[0]
-        row = page.locator(f'tr[data-batch-id="{batch_id}"]')
-        await expect(row.get_by_test_id("batch-state")).to_have_text("已完成", timeout=60_000)
-        await expect(row).to_contain_text("准确率 100.0%")
-        width = await page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the batches page scrolls sideways on a phone ({width} px)"
-        assert errors == [], f"script errors in the console: {errors}"
-    finally:
-        await context.close()
+async def test_an_evaluation_is_submitted_from_pasted_rows_with_the_keyboard_on_a_phone(phone: Page, console: Console):
+    page = phone
+    await sign_in(page, console, console.keys["tenant-a"])
+    await page.goto(f"{console.url}/console/#/batches")
+    await expect(page.get_by_role("heading", name="批量任务列表")).to_be_visible()
+    await page.locator("summary", has_text="提交评测任务").focus()
+    await page.keyboard.press("Enter")  # opens the form
+    await page.keyboard.press("Tab")  # the agent
+    await page.keyboard.press("Tab")  # the rows
+    await page.keyboard.type('{"text": "这款面霜能治疗湿疹。", "channel": "ad", "categories": ["medical_claims_cosmetics"]}\n'
+                             "not json\n")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("alert")).to_contain_text("第 2 行不是 JSON 对象")
+    await page.get_by_label("标注数据（NDJSON，每行一条）").fill(json.dumps(ROWS[0], ensure_ascii=False) + "\n\n"
+                                                             + json.dumps(ROWS[2], ensure_ascii=False))
+    await page.get_by_label("标注数据（NDJSON，每行一条）").focus()
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    submitted = page.get_by_role("status").filter(has_text="已提交任务")
+    await expect(submitted).to_contain_text("共 2 条")
+    batch_id = (await submitted.inner_text()).split("已提交任务 ")[1].split("，")[0]
+    row = page.locator(f'tr[data-batch-id="{batch_id}"]')
+    await expect(row.get_by_test_id("batch-state")).to_have_text("已完成", timeout=60_000)
+    await expect(row).to_contain_text("准确率 100.0%")
+    await assert_fits(page, "the batches page")
 
 
 async def test_a_tenant_sees_none_of_another_tenants_batches(page: Page, console: Console):

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
-from tests.console.conftest import Console, screenshot, sign_in, tenant_api
+from tests.console.conftest import Console, assert_fits, screenshot, sign_in, tenant_api
 
 
 def unique(prefix: str) -> str:
@@ -179,13 +179,10 @@ async def test_another_tenants_key_sees_nothing_of_the_assistant(page: Page, con
     await expect(page.get_by_label("人设提示词")).to_have_count(0)
 
 
-async def test_the_prompts_page_works_on_a_phone_with_the_keyboard(browser: Browser, console: Console):
+async def test_the_prompts_page_works_on_a_phone_with_the_keyboard(phone: Page, console: Console):
     name = unique("小林")
     assistant_id = await assistant_with_prompts(console, name, "你是{assistant_name}，语气温和。", "你是{assistant_name}，语气温和、专业。")
-    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page = phone
     await sign_in(page, console, console.keys["tenant-a"])
     await page.goto(f"{console.url}/console/#/prompts/{assistant_id}")
     await expect(page.get_by_test_id("active-version")).to_have_text("当前生效版本 v2")
@@ -199,7 +196,4 @@ async def test_the_prompts_page_works_on_a_phone_with_the_keyboard(browser: Brow
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("active-version")).to_have_text("当前生效版本 v3")
     await expect(page.get_by_test_id("prompt-notice")).to_be_focused()
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the prompts page scrolls sideways on a phone ({width} px)"
-    await context.close()
-    assert errors == [], f"script errors in the console: {errors}"
+    await assert_fits(page, "the prompts page")

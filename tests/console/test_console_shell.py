@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.console.conftest import Console, screenshot, sign_in
+from tests.console.conftest import Console, assert_fits, screenshot, sign_in
 
 
 async def test_a_tenant_key_signs_in_and_the_token_stays_in_its_tab(page: Page, console: Console, browser: Browser):
@@ -64,9 +64,8 @@ async def test_copy_is_checked_with_each_violation_highlighted_on_its_span(page:
     await screenshot(page, "compliance")
 
 
-async def test_the_console_works_on_a_phone_sized_screen_with_the_keyboard(browser: Browser, console: Console):
-    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = await context.new_page()
+async def test_the_console_works_on_a_phone_sized_screen_with_the_keyboard(phone: Page, console: Console):
+    page = phone
     await sign_in(page, console, console.keys["tenant-a"])
     await page.goto(f"{console.url}/console/#/compliance")
     await page.get_by_label("待检查文案").focus()
@@ -75,9 +74,7 @@ async def test_the_console_works_on_a_phone_sized_screen_with_the_keyboard(brows
     await page.keyboard.press("Tab")  # the button
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("verdict")).to_be_visible()
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
-    await context.close()
+    await assert_fits(page, "the compliance page")
 
 
 async def test_a_page_needing_a_scope_the_key_lacks_says_so(page: Page, console: Console):
