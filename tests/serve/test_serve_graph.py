@@ -289,6 +289,20 @@ def test_the_social_agent_serves_through_the_ingress(service: Running) -> None:
         assert service.serve_details()["deployments"]["Social"]["status"] == "HEALTHY"
 
 
+def test_the_ingress_serves_the_console_and_checks_copy_with_the_brands_own_rules(service: Running) -> None:
+    """The console's files come from the Ingress with their CSP; a brand's forbidden word set through the API is flagged
+    by the Compliance deployment, through the Ingress's second-opinion wrapper (off: no model call)."""
+    with httpx.Client(base_url=service.api, timeout=60) as http:
+        page = http.get("/console/")
+        assert page.status_code == 200 and "js/app.js" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert http.get("/console/js/pages/compliance.js").status_code == 200
+        brand = Brand(service, http, "rules-brand")
+        brand.call("PUT", "/v1/compliance/rules", json={"forbidden": [{"term": "焕颜宝"}], "allowed": []})
+        checked = brand.call("POST", "/v1/compliance/check", json={"text": "比焕 颜 宝好用多了。", "channel": "ad"})
+        assert {v["rule_id"] for v in checked["violations"]} >= {"brand.焕颜宝"} and checked["second_opinion"] is None
+
+
 def _comment_items(path: Path, count: int) -> list[dict[str, Any]]:
     items = [{"product_prompt": "光彩医美，主打水光针", "task": {"product_content": f"水光针第{i}天，补水效果不错", "likes_num": i}}
              for i in range(count)]
