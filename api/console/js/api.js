@@ -24,6 +24,7 @@ export const session = {
   get isPlatform() { return this.keyTenant === PLATFORM; },
   can(scope) { return this.scopes.includes(scope) || this.scopes.includes("backend:admin"); },
   pickTenant(tenantId) { sessionStorage.setItem(TENANT, tenantId); },
+  forgetTenant() { sessionStorage.removeItem(TENANT); },
   clear() { for (const name of [TOKEN, TENANT, KEY_TENANT, SCOPES]) sessionStorage.removeItem(name); },
 };
 
@@ -33,8 +34,8 @@ export async function signIn(appKey) {
   sessionStorage.setItem(TOKEN, body.access_token);
   sessionStorage.setItem(KEY_TENANT, body.tenant_id);
   sessionStorage.setItem(SCOPES, JSON.stringify(body.scopes));
-  if (body.tenant_id !== PLATFORM) sessionStorage.setItem(TENANT, body.tenant_id);
-  else sessionStorage.removeItem(TENANT);
+  if (body.tenant_id !== PLATFORM) session.pickTenant(body.tenant_id);
+  else session.forgetTenant();
   return body;
 }
 

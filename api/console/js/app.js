@@ -78,7 +78,7 @@ function shell(current) {
   const header = h("header", { class: "top" },
     h("strong", { class: "brand" }, t("app.title")),
     h("span", { class: "tenant", "data-testid": "tenant" }, `${t("tenant")}: ${session.tenant}`),
-    session.isPlatform ? h("button", { type: "button", class: "secondary", onclick: () => { sessionStorage.removeItem("mas.console.tenant"); render(); } },
+    session.isPlatform ? h("button", { type: "button", class: "secondary", onclick: () => { session.forgetTenant(); render(); } },
       t("switch.tenant")) : null,
     languageSwitch(),
     h("button", { type: "button", class: "secondary", onclick: () => { session.clear(); render(); } }, t("signout")));

@@ -455,30 +455,30 @@ function editorForm(assistant, active, reload) {
     slots.focusFirstInvalid();
   };
 
-  checkButton.addEventListener("click", async () => {
+  // Both buttons read the form and validate it first; `then(config)` is what each does after.
+  const withConfig = async (then) => {
     slots.clear();
     clear(status).append(h("p", { class: "muted" }, t("prompts.checking")));
     busy(true);
     try {
       const config = readConfig(controls);
       clear(status);
-      if (await check(config) && !status.querySelector(".warn")) status.append(h("p", { class: "notice ok" }, t("prompts.valid")));
+      await then(config);
     } catch (error) {
       clear(status);
       failed(error);
     } finally {
       busy(false);
     }
-  });
+  };
 
-  const form = h("form", { class: "prompt-form", novalidate: true, "aria-labelledby": "editor-title", onsubmit: async (event) => {
+  checkButton.addEventListener("click", () => withConfig(async (config) => {
+    if (await check(config) && !status.querySelector(".warn")) status.append(h("p", { class: "notice ok" }, t("prompts.valid")));
+  }));
+
+  const form = h("form", { class: "prompt-form", novalidate: true, "aria-labelledby": "editor-title", onsubmit: (event) => {
     event.preventDefault();
-    slots.clear();
-    clear(status).append(h("p", { class: "muted" }, t("prompts.checking")));
-    busy(true);
-    try {
-      const config = readConfig(controls);
-      clear(status);
+    return withConfig(async (config) => {
       if (!(await check(config))) return;
       let saved;
       if (!active) {
@@ -493,11 +493,7 @@ function editorForm(assistant, active, reload) {
           { body: { prompt_config: patch, base_version: active.version } });
       }
       await reload(t("prompts.saved", { version: saved.version }));
-    } catch (error) {
-      failed(error);
-    } finally {
-      busy(false);
-    }
+    });
   } },
     slots.add("personality_prompt", t("prompts.cfg.personality_prompt"), textarea("personality_prompt", 6), t("prompts.cfg.personality_prompt.hint")),
     h("div", { class: "row" },
