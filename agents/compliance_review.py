@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -69,16 +70,24 @@ class ReviewedCompliance:
     """A ``ComplianceService``: the rules (``rules``, the Compliance agent or its deployment), then, where due, the
     model's second opinion."""
 
-    def __init__(self, rules: ComplianceService, llm: LLMClient, spend: ReviewSpend, categories: Mapping[str, str],
-                 model: str | None = None, cache_entries: int = 4096) -> None:
-        """``categories``: id → description, the categories the model may name (the packs' and ``brand_rule``);
+    def __init__(self, rules: ComplianceService, llm: LLMClient, spend: ReviewSpend,
+                 categories: Callable[[], Mapping[str, str]], model: str | None = None, cache_entries: int = 4096) -> None:
+        """``categories``: id → description of the categories the model may name (the packs' and ``brand_rule``),
+        asked for on the first review: a replica that never reviews never compiles the packs for it.
         ``model``: an alias or model of the router's catalog (None: its default alias)."""
         self._rules, self._llm, self._spend = rules, llm, spend
-        self._categories = dict(categories)
+        self._load_categories = categories
         self._model = model
         self._cache: OrderedDict[str, SecondOpinionReport] = OrderedDict()
         self._cache_entries = cache_entries
-        self._schema = {
+
+    @cached_property
+    def _categories(self) -> dict[str, str]:
+        return dict(self._load_categories())
+
+    @cached_property
+    def _schema(self) -> dict[str, Any]:
+        return {
             "type": "object",
             "properties": {"violations": {"type": "array", "maxItems": MAX_FINDINGS, "items": {
                 "type": "object",
@@ -88,6 +97,10 @@ class ReviewedCompliance:
                 "required": ["category", "quote", "reason"]}}},
             "required": ["violations"],
         }
+
+    @cached_property
+    def _category_lines(self) -> str:
+        return "\n".join(f"- {name}: {description}" for name, description in self._categories.items())
 
     async def check(self, request: ComplianceInput) -> ComplianceResult:
         result = await self._rules.check(request)
@@ -131,9 +144,8 @@ class ReviewedCompliance:
         return report
 
     def _request(self, request: ComplianceInput, tenant_id: str) -> LLMRequest:
-        categories = "\n".join(f"- {name}: {description}" for name, description in self._categories.items())
         return LLMRequest(messages=[ChatMessage(role="user", content=request.text)],
-                          system=_SYSTEM.format(channel=request.channel, categories=categories), model=self._model,
+                          system=_SYSTEM.format(channel=request.channel, categories=self._category_lines), model=self._model,
                           temperature=0.0, max_tokens=800, json_schema=self._schema, tenant_id=tenant_id or None,
                           metadata={"purpose": "compliance_review"})
 

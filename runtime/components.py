@@ -85,7 +85,9 @@ def compliance(settings: Settings) -> ComplianceAgent:
 def reviewed_compliance(settings: Settings, rules: ComplianceService, llm: LLMClient,
                         sessions: async_sessionmaker[AsyncSession]) -> ReviewedCompliance:
     """The packs (``rules``: the agent or its deployment), then the LLM's second opinion where a tenant switched it on."""
-    categories = {**compliance(settings).categories, BRAND_CATEGORY: BRAND_CATEGORY_DESCRIPTION}
+    def categories() -> dict[str, str]:
+        return {**compliance(settings).categories, BRAND_CATEGORY: BRAND_CATEGORY_DESCRIPTION}
+
     return ReviewedCompliance(rules, llm, ReviewSpendStore(sessions), categories, settings.compliance_review_model,
                               settings.compliance_review_cache_entries)
 

@@ -53,7 +53,7 @@ class DictSpend:
 
 
 def _reviewed(judge, spend=None) -> ReviewedCompliance:
-    return ReviewedCompliance(RULES, judge, spend or DictSpend(), CATEGORIES)
+    return ReviewedCompliance(RULES, judge, spend or DictSpend(), lambda: CATEGORIES)
 
 
 def _request(text: str = EVASIVE, channel: str = "social", tenant: str = "brand-a", **opinion) -> ComplianceInput:
@@ -138,7 +138,7 @@ async def test_offline_the_rules_alone_decide_through_the_real_router():
     """With no model configured the router answers from the offline provider: no second opinion is reported."""
     router = Router.from_settings(_offline_settings())
     try:
-        result = await ReviewedCompliance(RULES, router, DictSpend(), CATEGORIES).check(_request())
+        result = await ReviewedCompliance(RULES, router, DictSpend(), lambda: CATEGORIES).check(_request())
     finally:
         await router.close()
     assert result.verdict == "approved" and result.second_opinion is None
