@@ -140,6 +140,10 @@ class ComplianceAgent:
         """The categories the packs declare, in their order: id → description."""
         return {category.id: category.description for category in self._book.categories.values()}
 
+    def spelling(self, word: str) -> str:
+        """How the rules match ``word`` (a brand's term): words with the same spelling are the same word to them."""
+        return self._book.language.normaliser.fold(word)
+
     def check_text(self, text: str, channel: Channel = "chat", direction: Direction = "output",
                    brand: BrandRules | None = None) -> ComplianceResult:
         hits = self._book.find(text, channel, direction, brand)

@@ -178,8 +178,9 @@ class Normaliser:
         return Normalised(original, text, tuple(passes))
 
     def fold(self, term: str) -> str:
-        """A word (a brand's term) in normalised form, to be matched against normalised texts."""
-        return self(term).text
+        """A word (a brand's term) as the rules match it: normalised and lower-cased (matching ignores case). Two
+        words with the same fold are one word to the matcher."""
+        return self(term).text.lower()
 
 
 def _deleted(match: re.Match[str]) -> str:

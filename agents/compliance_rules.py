@@ -293,7 +293,7 @@ class BrandBook:
 def _brand_book(normaliser: Normaliser, forbidden: tuple[BrandTerm, ...], allowed: tuple[str, ...]) -> BrandBook:
     """A brand's terms compiled once per version: each forbidden word a rule over its normalised spelling, so "美 白"
     or a traditional spelling is caught like the word itself."""
-    rules = {spelling.lower(): _brand_rule(term) for term in forbidden if (spelling := normaliser.fold(term.term))}
+    rules = {spelling: _brand_rule(term) for term in forbidden if (spelling := normaliser.fold(term.term))}
     return BrandBook(_alternation(rules), rules, _alternation({normaliser.fold(word) for word in allowed} - {""}))
 
 

@@ -5,10 +5,10 @@ as every compliance check of the tenant's text carries it (``ComplianceInput.bra
 from __future__ import annotations
 
 import time
-import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
+from agents.compliance import ComplianceAgent
 from agents.compliance_brand import BRAND_CATEGORY, BrandRules
 from runs.errors import ServiceError
 from store.compliance_rules import ComplianceRuleStore
@@ -25,15 +25,11 @@ def brand_rules(tenant_id: str, row: ComplianceRuleVersion | None) -> BrandRules
     return BrandRules(tenant_id=tenant_id, version=row.version, **row.rules)
 
 
-def _key(term: str) -> str:
-    """Terms that only differ in width or case are the same term."""
-    return unicodedata.normalize("NFKC", term).casefold()
-
-
 class ComplianceRules:
-    def __init__(self, store: ComplianceRuleStore, ttl_seconds: float, categories: Callable[[], Collection[str]]) -> None:
-        """``categories``: what the packs declare now (a forbidden word may name one of them, or ``brand_rule``)."""
-        self._store, self._ttl_s, self._categories = store, ttl_seconds, categories
+    def __init__(self, store: ComplianceRuleStore, ttl_seconds: float, packs: Callable[[], ComplianceAgent]) -> None:
+        """``packs``: the Compliance agent this replica reads: the categories a forbidden word may name (or
+        ``brand_rule``), and the spelling by which two words are the same word to the rules."""
+        self._store, self._ttl_s, self._packs = store, ttl_seconds, packs
         self._active: dict[str, tuple[float, BrandRules]] = {}
 
     async def active(self, tenant_id: str) -> BrandRules:
@@ -81,7 +77,8 @@ class ComplianceRules:
     def _check(self, rules: BrandRules) -> None:
         """What the model alone cannot refuse: categories the packs do not declare, a word twice, a word both
         forbidden and allowed."""
-        known = {BRAND_CATEGORY, *self._categories()}
+        packs = self._packs()
+        known = {BRAND_CATEGORY, *packs.categories}
         issues: list[dict[str, Any]] = []
 
         def issue(loc: list[str | int], code: str, message: str) -> None:
@@ -89,12 +86,13 @@ class ComplianceRules:
 
         allowed: dict[str, int] = {}
         for index, term in enumerate(rules.allowed):
-            if _key(term) in allowed:
-                issue(["allowed", index], "duplicate_term", f"「{term}」 is allowed twice (as allowed[{allowed[_key(term)]}])")
-            allowed.setdefault(_key(term), index)
+            key = packs.spelling(term)
+            if key in allowed:
+                issue(["allowed", index], "duplicate_term", f"「{term}」 is allowed twice (as allowed[{allowed[key]}])")
+            allowed.setdefault(key, index)
         forbidden: dict[str, int] = {}
         for index, entry in enumerate(rules.forbidden):
-            key = _key(entry.term)
+            key = packs.spelling(entry.term)
             if entry.category not in known:
                 issue(["forbidden", index, "category"], "unknown_category", f"category '{entry.category}' is not "
                       f"{BRAND_CATEGORY} or one the packs declare")

@@ -94,9 +94,8 @@ def reviewed_compliance(settings: Settings, rules: ComplianceService, llm: LLMCl
 
 def compliance_rules(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> ComplianceRules:
     """The tenants' own compliance rules: edited through the API, carried into every check of a tenant's text, and
-    checked against the categories of the packs this replica reads."""
-    return ComplianceRules(ComplianceRuleStore(sessions), settings.compliance_rules_ttl_seconds,
-                           lambda: compliance(settings).categories)
+    checked against the packs this replica reads (their categories, and how they spell a word)."""
+    return ComplianceRules(ComplianceRuleStore(sessions), settings.compliance_rules_ttl_seconds, lambda: compliance(settings))
 
 
 def sentiment(settings: Settings, llm: LLMClient) -> SentimentAgent:

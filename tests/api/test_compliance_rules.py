@@ -131,6 +131,9 @@ async def test_malformed_rules_are_422(tenant_a: ApiClient, body: dict[str, Any]
     ({"forbidden": [{"term": COMPETITOR}, {"term": "y"}, {"term": COMPETITOR, "category": "comparison"}], "allowed": []},
      "duplicate_term", ["forbidden", 2, "term"]),
     ({"forbidden": [{"term": "ABC"}, {"term": "ａｂｃ"}], "allowed": []}, "duplicate_term", ["forbidden", 1, "term"]),
+    # the same word to the matcher: spaced out, or in traditional characters
+    ({"forbidden": [{"term": "美白"}, {"term": "美 白"}], "allowed": []}, "duplicate_term", ["forbidden", 1, "term"]),
+    ({"forbidden": [{"term": "療效"}], "allowed": ["疗效"]}, "term_also_allowed", ["forbidden", 0, "term"]),
     ({"forbidden": [], "allowed": [TRADE_NAME, TRADE_NAME]}, "duplicate_term", ["allowed", 1]),
     ({"forbidden": [{"term": TRADE_NAME}], "allowed": [TRADE_NAME]}, "term_also_allowed", ["forbidden", 0, "term"]),
 ])

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from agents.compliance import ComplianceAgent
 from agents.compliance_brand import BrandRules, BrandTerm
 from runs.compliance_rules import ComplianceRules
 from runtime.services import Services
@@ -16,6 +17,9 @@ from store.compliance_rules import ComplianceRuleStore, ReviewSpendStore, Tenant
 from store.db import make_sessionmaker
 from store.models import ComplianceRuleVersion
 from store.versions import VersionConflict
+from tests.config_paths import CONFIG_DIR
+
+PACKS = ComplianceAgent.load(CONFIG_DIR / "compliance")
 
 RULES_1 = {"forbidden": [{"term": "焕颜宝", "category": "brand_rule"}], "allowed": ["第一坊"], "second_opinion": {"enabled": False}}
 RULES_2 = {"forbidden": [], "allowed": [], "second_opinion": {"enabled": True, "mode": "record", "daily_budget_usd": 2.5}}
@@ -106,8 +110,8 @@ async def test_the_service_caches_active_rules_per_tenant_for_its_ttl(services: 
         return await active(tenant_id)
 
     store.active = counted  # type: ignore[method-assign]
-    writer = ComplianceRules(store, 60.0, lambda: ["absolute_terms"])
-    replica = ComplianceRules(store, 1.0, lambda: ["absolute_terms"])  # another replica, short TTL
+    writer = ComplianceRules(store, 60.0, lambda: PACKS)
+    replica = ComplianceRules(store, 1.0, lambda: PACKS)  # another replica, short TTL
 
     assert await replica.active("t1") == BrandRules(tenant_id="t1")  # none set: version 0, no words
     rules = BrandRules(forbidden=(BrandTerm(term="焕颜宝"),), allowed=("第一坊",))
