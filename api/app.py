@@ -37,6 +37,7 @@ from runtime import __version__
 from runtime.backends import Backends
 from runtime.services import Services
 from runtime.settings import Settings
+from telemetry.log_masking import install_log_masking
 
 # Statuses an LLM call answers with (400, 404 unknown model, 429, 502, 504), and a run of the agent graph
 # (+ 503: an agent or a replica down).
@@ -90,11 +91,14 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Personal data masked on the handlers logging has by now (uvicorn's, the replica's), for the app's life.
+        unmask = install_log_masking()
         app.state.services = await Services.open(settings, backends, webhook_body=run_record_body)
         try:
             yield
         finally:
             await app.state.services.close()
+            unmask()
 
     app = FastAPI(
         title="MAS — Marketing Agent System",

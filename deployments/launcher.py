@@ -20,6 +20,7 @@ from ray import serve
 from ray.serve.scripts import run as serve_run_command
 
 from runtime.settings import Settings
+from telemetry.log_masking import install_log_masking
 
 READY_TIMEOUT_S = 300
 
@@ -64,6 +65,7 @@ def launch(options: LaunchOptions, settings: Settings, banner: str) -> None:
         signal.signal(stop_signal, _stop)
     try:
         serve_run_command.main([str(config_path), "--non-blocking"], standalone_mode=False)
+        install_log_masking()  # on the handlers Ray and Serve set up in this process
         api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         wait_until_ready(api_url, _raise_if_deploy_failed)
         dashboard = context.dashboard_url or ""

@@ -13,6 +13,7 @@ from ray.serve import metrics as serve_metrics
 
 from runtime.settings import Settings
 from telemetry import metrics
+from telemetry.log_masking import install_log_masking
 from telemetry.metrics import Metric
 
 
@@ -46,10 +47,11 @@ class ServeMetrics:
 
 def replica_settings(overrides: dict[str, Any] | None) -> Settings:
     """This process's settings (serve.yaml's ``args: {settings: {...}}`` over the environment), with its metrics and
-    logs set up."""
+    logs set up: personal data is masked on every handler Serve and this module configured."""
     settings = Settings(**overrides or {})
     metrics.install(ServeMetrics(), settings.metrics_tenants)
     _log_to_stderr()
+    install_log_masking()
     return settings
 
 
