@@ -128,7 +128,7 @@ class ReviewedCompliance:
             if not response.offline:
                 await self._spend.add(tenant_id, day, response.cost_usd)
         except Exception as exc:  # the store or the model: the rules' verdict stands, and the report says why
-            log.warning("compliance second opinion failed for tenant %s: %s: %s", tenant_id, type(exc).__name__, exc)
+            log.warning("compliance second opinion failed for tenant %s: %s", tenant_id, type(exc).__name__)
             return SecondOpinionReport(status="failed", agrees=True, error=f"{type(exc).__name__}: {exc}"[:300])
         if response.offline:
             return None

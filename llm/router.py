@@ -348,7 +348,8 @@ class Router:
                     attempts.append(self._attempt(model, started, exc))
                     failures.append(exc)
                     self._trip(model.name)
-                    logger.warning("LLM attempt on %s failed: %s", model.name, exc)
+                    # The type and status, not the message: a provider's error may quote the prompt or the output.
+                    logger.warning("LLM attempt on %s failed: %s (HTTP status %s)", model.name, type(exc).__name__, exc.status)
                     if exc.retryable and not self._cooldowns.cooling(model.name):
                         continue
                     break

@@ -238,7 +238,8 @@ class MemoryService:
                 if text:
                     return text[:MAX_SUMMARY_CHARS]
             except Exception as exc:  # the LLM is optional here: fall back, never lose the summary
-                log.warning("summariser failed, using the extractive summary: %s: %s", type(exc).__name__, exc)
+                # The type only: the error's message may quote the turn.
+                log.warning("summariser failed, using the extractive summary: %s", type(exc).__name__)
         return extractive_summary(messages)
 
     async def _write(self, records: list[MemoryRecord]) -> None:

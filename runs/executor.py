@@ -286,7 +286,7 @@ class RunExecutor:
                     raise
                 attempt += 1
                 log.warning("run %s of tenant %s: %s; running its graph again (attempt %d)", turn.run_id, turn.tenant_id,
-                            exc, attempt)
+                            type(exc).__name__, attempt)
 
     def _report(self, run: Run, clock: RunClock, turn: TurnInput | None, result: TurnResult | None = None,
                 error: dict[str, Any] | None = None) -> None:
