@@ -19,9 +19,15 @@ from memory.types import TurnMessage
 
 
 class ConversationStore(Protocol):
+    name: str
+
     async def append(self, tenant_id: str, thread_id: str, messages: list[TurnMessage]) -> None: ...
 
     async def window(self, tenant_id: str, thread_id: str) -> list[TurnMessage]: ...
+
+    async def forget(self, tenant_id: str, thread_id: str) -> int:
+        """Drops what is cached of the thread (its transcript is erased elsewhere); how many entries it removed."""
+        ...
 
     async def check(self) -> str: ...
 
@@ -49,6 +55,9 @@ class TranscriptWindow:
 
     async def window(self, tenant_id: str, thread_id: str) -> list[TurnMessage]:
         return await self._transcript.tail(tenant_id, thread_id, self._size)
+
+    async def forget(self, tenant_id: str, thread_id: str) -> int:
+        return 0
 
     async def check(self) -> str:
         return "ok"
@@ -110,6 +119,10 @@ class RedisWindow:
         tail = await _tail(self._transcript, tenant_id, thread_id, total, self._size)
         await self._update(keys, tenant_id, thread_id, total, tail=tail)  # best effort: the tail is the answer
         return tail
+
+    async def forget(self, tenant_id: str, thread_id: str) -> int:
+        keys = _Keys.of(tenant_id, thread_id)
+        return int(await self._redis.delete(keys.messages, keys.version))
 
     async def _update(
         self,

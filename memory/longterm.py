@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from memory import elastic
@@ -48,6 +48,14 @@ class LongTermIndex(Protocol):
         """The tenant's memory ids above ``after``, ascending: every memory, page by page (a re-index)."""
         ...
 
+    async def listed(self, tenant_id: str, thread_id: str | None, before: datetime | None, limit: int) -> list[MemoryRecord]:
+        """Up to ``limit`` of the tenant's records (of one thread, created before ``before``), oldest first."""
+        ...
+
+    async def remove(self, tenant_id: str, memory_ids: Sequence[str]) -> int:
+        """Deletes the tenant's records among these ids; how many there were."""
+        ...
+
     async def check(self) -> str: ...
 
     async def close(self) -> None: ...
@@ -65,6 +73,8 @@ CREATE TABLE IF NOT EXISTS memories (
     importance REAL NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS memories_tenant_thread ON memories (tenant_id, thread_id);
+CREATE INDEX IF NOT EXISTS memories_tenant_created ON memories (tenant_id, created_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_terms USING fts5(scope, terms, tokenize='{TOKENIZE}');
 """
 _COLUMNS = "m.memory_id, m.tenant_id, m.thread_id, m.text, m.memory_type, m.tags, m.importance, m.created_at"
@@ -184,6 +194,32 @@ class SqliteLongTermIndex:
         rows = await self._db.run(lambda connection: connection.execute(sql, (tenant_id, after, limit)).fetchall())
         return [row[0] for row in rows]
 
+    async def listed(self, tenant_id: str, thread_id: str | None, before: datetime | None, limit: int) -> list[MemoryRecord]:
+        where, params = ["m.tenant_id = ?"], [tenant_id]
+        if thread_id is not None:
+            where.append("m.thread_id = ?")
+            params.append(thread_id)
+        if before is not None:  # created_at is UTC ISO 8601 text: it sorts as it reads
+            where.append("m.created_at < ?")
+            params.append(before.astimezone(timezone.utc).isoformat())
+        sql = f"SELECT {_COLUMNS} FROM memories m WHERE {' AND '.join(where)} ORDER BY m.created_at, m.memory_id LIMIT ?"
+        rows = await self._db.run(lambda connection: connection.execute(sql, (*params, limit)).fetchall())
+        return [_record(row) for row in rows]
+
+    async def remove(self, tenant_id: str, memory_ids: Sequence[str]) -> int:
+        if not memory_ids:
+            return 0
+
+        def remove(connection: sqlite3.Connection) -> int:
+            marks = ", ".join("?" * len(memory_ids))
+            rows = connection.execute(
+                f"DELETE FROM memories WHERE tenant_id = ? AND memory_id IN ({marks}) RETURNING rowid", (tenant_id, *memory_ids)
+            ).fetchall()
+            connection.executemany("DELETE FROM memory_terms WHERE rowid = ?", rows)
+            return len(rows)
+
+        return await self._db.transaction(remove)
+
     async def check(self) -> str:
         return await self._db.check()
 
@@ -281,6 +317,25 @@ class ElasticLongTermIndex:
             query={"bool": {"filter": [{"term": {"tenant_id": tenant_id}}, {"range": {"memory_id": {"gt": after}}}]}},
         )
         return [hit["_id"] for hit in response["hits"]["hits"]]
+
+    async def listed(self, tenant_id: str, thread_id: str | None, before: datetime | None, limit: int) -> list[MemoryRecord]:
+        filters: list[dict[str, Any]] = [{"term": {"tenant_id": tenant_id}}]
+        if thread_id is not None:
+            filters.append({"term": {"thread_id": thread_id}})
+        if before is not None:
+            filters.append({"range": {"created_at": {"lt": before.isoformat()}}})
+        response = await self._es.search(index=self._index, routing=tenant_id, size=limit, query={"bool": {"filter": filters}},
+                                         sort=[{"created_at": "asc"}, {"memory_id": "asc"}])
+        return [MemoryRecord.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
+
+    async def remove(self, tenant_id: str, memory_ids: Sequence[str]) -> int:
+        if not memory_ids:
+            return 0
+        response = await self._es.delete_by_query(
+            index=self._index, routing=tenant_id, refresh=True,
+            query={"bool": {"filter": [{"ids": {"values": list(memory_ids)}}, {"term": {"tenant_id": tenant_id}}]}},
+        )
+        return int(response["deleted"])
 
     async def check(self) -> str:
         return await elastic.check(self._es)

@@ -39,6 +39,8 @@ MAX_SUMMARIES_PER_TURN = 3
 MAX_SUMMARY_CHARS = 1000
 # The labels ``memory.facts`` writes profile facts under ("过敏：对酒精过敏"): a keyword query that finds them.
 PROFILE_QUERY = "过敏 预算 肤质 做过 偏好"
+MAX_EXPORTED_MEMORIES = 10_000
+REMOVE_BATCH = 500
 _IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:mas:memory")
 
 
@@ -120,6 +122,39 @@ class MemoryService:
             return False
         await self._vectors.delete(tenant_id, [memory_id])
         return True
+
+    # ---- personal data: export, erasure, retention ---------------------------------------------------
+
+    async def thread_memories(self, tenant_id: str, thread_id: str, limit: int = MAX_EXPORTED_MEMORIES) -> list[MemoryRecord]:
+        """The thread's memories, oldest first (a customer's data export)."""
+        return await self._longterm.listed(tenant_id, thread_id, None, limit)
+
+    async def erase_thread(self, tenant_id: str, thread_id: str) -> dict[str, int]:
+        """Removes everything memory holds of the thread: its cached window, its memories and their vectors, plus
+        any vector left without its memory (a crash between the two). Idempotent; returns what each store removed."""
+        window = await self._window.forget(tenant_id, thread_id)
+        memories, vectors = await self._remove(tenant_id, thread_id, None)
+        vectors += await self._vectors.delete_thread(tenant_id, thread_id)
+        return {f"conversation_{self._window.name}": window, f"longterm_{self._longterm.name}": memories,
+                f"vectors_{self._vectors.name}": vectors}
+
+    async def expire(self, tenant_id: str, before: datetime) -> int:
+        """Removes the tenant's memories created before ``before`` (retention); how many."""
+        memories, _ = await self._remove(tenant_id, None, before)
+        return memories
+
+    async def _remove(self, tenant_id: str, thread_id: str | None, before: datetime | None) -> tuple[int, int]:
+        """Vectors first, then the records that name them: a crash between the two leaves records, found again
+        by the next pass, never vectors nothing can find."""
+        memories = vectors = 0
+        while records := await self._longterm.listed(tenant_id, thread_id, before, REMOVE_BATCH):
+            ids = [record.memory_id for record in records]
+            vectors += await self._vectors.delete(tenant_id, ids)
+            removed = await self._longterm.remove(tenant_id, ids)
+            memories += removed
+            if not removed:
+                break  # another writer removed them first: nothing left to do here
+        return memories, vectors
 
     async def memory_ids(self, tenant_id: str, after: str = "", limit: int = 1000) -> list[str]:
         """The tenant's memory ids above ``after``, ascending: page through every memory (a re-index)."""

@@ -282,19 +282,39 @@ class VectorStore:
         mirror.install(scope, None if len(rows) > mirror.max_scope_rows else rows)
         return mirror.search(scope, vector, k)
 
-    async def delete(self, tenant_id: str, ids: list[str]) -> None:
+    async def delete(self, tenant_id: str, ids: list[str]) -> int:
+        """Deletes the tenant's rows among these ids; how many there were."""
         if not ids:
-            return
+            return 0
 
-        def remove() -> None:
-            scope = f"tenant_id == {milvus_string(tenant_id)} and id in [{', '.join(map(milvus_string, ids))}]"
-            self._client.delete(self._collection, filter=scope)
+        def remove() -> int:
+            removed = 0
+            for start in range(0, len(ids), _BATCH):
+                batch = ids[start : start + _BATCH]
+                scope = f"tenant_id == {milvus_string(tenant_id)} and id in [{', '.join(map(milvus_string, batch))}]"
+                # Counted before deleting: a server's delete_count is the number of ids asked for, found or not.
+                found = self._client.query(self._collection, filter=scope, output_fields=["id"], limit=len(batch))
+                self._client.delete(self._collection, filter=scope)
+                removed += len(found)
             self._unflushed = self._lite
             if self._mirror:
                 self._mirror.delete(tenant_id, ids)
+            return removed
 
         async with self._writes:
-            await asyncio.to_thread(remove)
+            return await asyncio.to_thread(remove)
+
+    async def delete_thread(self, tenant_id: str, thread_id: str) -> int:
+        """Deletes every row of the tenant's thread, whatever the long-term index still knows of it."""
+        await self._flush_when_written()
+        removed, seen = 0, set[str]()
+        while ids := [i for i in await asyncio.to_thread(self._query_ids, _filter(tenant_id, thread_id)) if i not in seen]:
+            seen.update(ids)  # never loops on rows a delete did not remove
+            removed += await self.delete(tenant_id, ids)
+        return removed
+
+    def _query_ids(self, scope: str) -> list[str]:
+        return [row["id"] for row in self._client.query(self._collection, filter=scope, output_fields=["id"], limit=_BATCH)]
 
     async def _flush_when_written(self) -> None:
         """Milvus Lite searches unflushed rows slowly: flush before a search it answers, not after every write (its

@@ -38,6 +38,15 @@ class RunsSettings(BaseModel):
     run_max_attempts: int = Field(
         default=3, ge=1, le=100, description="Claims of an async run that may expire before it fails with RUN_ABANDONED."
     )
+    erasure_wait_seconds: float = Field(
+        default=60.0, ge=1, le=3600,
+        description="How long an erasure waits for a turn in flight on the thread before it is left pending (resumed by "
+                    "the run worker).",
+    )
+    retention_sweep_seconds: float = Field(
+        default=3600.0, ge=1, le=7 * 86400,
+        description="How often the run worker applies the tenants' retention limits (features.retention).",
+    )
     worker_poll_seconds: float = Field(default=1.0, ge=0.01, le=60, description="How often an idle run worker looks for work.")
     worker_concurrency: int = Field(default=8, ge=1, le=1000, description="Async runs one replica's worker executes at once.")
     webhook_attempts: int = Field(default=6, ge=1, le=50, description="Delivery attempts of a run webhook before it is failed.")

@@ -73,7 +73,7 @@ class RunQueueWorker:
         webhook_body: Callable[[Run], Awaitable[bytes]] | None = None,
         worker_id: str | None = None,
         http: httpx.AsyncClient | None = None,
-        expire_events: Callable[[], Awaitable[int]] | None = None,
+        housekeeping: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.worker_id = worker_id or new_worker_id()
         self._store = store
@@ -81,7 +81,7 @@ class RunQueueWorker:
         self._settings = settings
         self._webhook_secret = webhook_secret
         self._webhook_body = webhook_body or status_body
-        self._expire_events = expire_events
+        self._housekeeping = housekeeping
         self._http = http or httpx.AsyncClient()
         self._owns_http = http is None
         self._loops: list[asyncio.Task[None]] = []
@@ -161,8 +161,8 @@ class RunQueueWorker:
         self._next_sweep = loop_time + self._settings.run_lease_seconds
         if failed := await self._store.sweep_abandoned(grace_seconds=self._settings.run_lease_seconds):
             logger.warning("run worker %s: failed %d runs orphaned by a stopped replica", self.worker_id, failed)
-        if self._expire_events is not None:
-            await self._expire_events()
+        if self._housekeeping is not None:
+            await self._housekeeping()
 
     async def _run_claimed(self, run: Run) -> None:
         settings = self._settings

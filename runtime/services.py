@@ -16,6 +16,8 @@ from runs.compliance_rules import ComplianceRules
 from runs.context import TurnContext
 from runs.executor import RunExecutor
 from runs.multitask import Multitask
+from runs.personal_data import PersonalDataService
+from runs.retention import RetentionSweep
 from runs.run_events import RunEvents
 from runs.social import SocialService
 from runs.worker import RunQueueWorker
@@ -26,6 +28,7 @@ from store.app_keys import ActiveKeys, AppKeyStore
 from store.assistants import AssistantStore
 from store.batches import BatchStore
 from store.db import make_sessionmaker
+from store.erasures import ErasureStore
 from store.migrate import upgrade_to_head
 from store.models import Run
 from store.products import ProductStore
@@ -70,6 +73,8 @@ class Services:
     compliance: ComplianceService  # the check brands call: the packs, the tenant's rules, the second opinion
     social: SocialService
     batches: BatchService
+    personal_data: PersonalDataService
+    retention: RetentionSweep
     tracer: Tracer = field(init=False)
     context: TurnContext = field(init=False)
     executor: RunExecutor = field(init=False)
@@ -107,31 +112,36 @@ class Services:
         sessions = make_sessionmaker(engine)
         backends = backends or Backends.local(settings, sessions)
         threads, products, runs = ThreadStore(sessions), ProductStore(sessions), RunStore(sessions)
-        batch_store = BatchStore(sessions)
+        batch_store, erasures = BatchStore(sessions), ErasureStore(sessions)
         rules = components.compliance_rules(settings, sessions)
+        event_log = components.run_event_log(settings, sessions)
+        tenants = TenantStore(sessions)
         services = cls(
             settings=settings,
             engine=engine,
             app_keys=AppKeyStore(sessions),
-            tenants=TenantStore(sessions),
+            tenants=tenants,
             assistants=AssistantStore(sessions),
             prompts=PromptStore(sessions),
             threads=threads,
             products=products,
             runs=runs,
-            events=RunEvents(components.run_event_log(settings, sessions), runs, settings.run_events_flush_seconds),
+            events=RunEvents(event_log, runs, settings.run_events_flush_seconds),
             backends=backends,
             compliance_rules=rules,
             compliance=components.reviewed_compliance(settings, backends.agents.compliance, backends.llm, sessions),
             social=components.social_service(backends.social, backends.memory, sessions, rules),
             batches=BatchService(batch_store, threads, products, backends.memory),
+            personal_data=PersonalDataService(erasures, runs, backends.memory, event_log, settings.run_lease_seconds,
+                                   settings.erasure_wait_seconds),
+            retention=RetentionSweep(tenants, erasures, backends.memory, event_log, settings.retention_sweep_seconds),
         )
         if run_worker is None:
             run_worker = owns_backends
         if run_worker:
             services.worker = RunQueueWorker(services.runs, services.executor.execute, settings,
                                              settings.effective_webhook_secret, webhook_body=webhook_body,
-                                             expire_events=services.events.expire)
+                                             housekeeping=services.housekeeping)
             services.worker.start()
         if run_worker and owns_backends:  # on Serve, the BatchDriver runs batches (as Ray tasks), not the RunWorker
             batches = batches or components.batch_processor(settings, backends.social, backends.agents, backends.memory,
@@ -140,6 +150,15 @@ class Services:
             services.batch_runner = BatchRunner(batch_store, batches, settings, live=services.runs.live)
             services.batch_runner.start()
         return services
+
+    async def housekeeping(self) -> None:
+        """The run worker's periodic chores besides its own: expired run events, erasures a dead replica left, retention.
+        Each runs whatever the others did (a failing store must not stop the rest)."""
+        for chore in (self.events.expire, self.personal_data.resume, self.retention.sweep_when_due):
+            try:
+                await chore()
+            except Exception:
+                log.exception("housekeeping: %s failed; tried again at the next sweep", chore.__qualname__)
 
     async def wake_worker(self) -> None:
         """A run was queued: the worker of this process, or the RunWorker deployment, looks for it now."""

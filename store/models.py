@@ -159,7 +159,8 @@ class ComplianceReviewSpend(Base):
 
 class Thread(Timestamps, Base):
     __tablename__ = "threads"
-    __table_args__ = (Index("ix_threads_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (Index("ix_threads_tenant_created", "tenant_id", "created_at"),
+                      Index("ix_threads_tenant_external_user", "tenant_id", "external_user_id"))
 
     thread_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
@@ -171,6 +172,7 @@ class Thread(Timestamps, Base):
     sex: Mapped[str | None] = mapped_column(String(8))
     age: Mapped[int | None] = mapped_column(Integer)
     phone: Mapped[str | None] = mapped_column(String(32))
+    external_user_id: Mapped[str | None] = mapped_column(String(128))  # the customer's id in the brand's own systems
     occupation: Mapped[str | None] = mapped_column(String(100))
     services: Mapped[list[str]] = mapped_column(JSONType, default=list)
     is_converted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -315,3 +317,34 @@ class BatchItem(Base):
     result: Mapped[Any] = mapped_column(JSONType, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Erasure(Base):
+    """A customer's erasure: the threads it covers (``ErasedThread``) and what each store removed. Durable before any
+    store is touched, so an erasure a crash interrupted is resumed, and never reported done before it is."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (Index("ix_erasures_state_created", "state", "created_at"),)
+
+    erasure_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(32))  # thread | phone | external_user_id (never the value itself)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # store -> items removed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the replica erasing it, until then
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ErasedThread(Base):
+    """One thread of an erasure; ``erased_at`` once every store has forgotten it."""
+
+    __tablename__ = "erased_threads"
+    __table_args__ = (Index("ix_erased_threads_tenant_thread", "tenant_id", "thread_id"),)
+
+    erasure_id: Mapped[str] = mapped_column(ForeignKey("erasures.erasure_id"), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

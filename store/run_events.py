@@ -35,10 +35,16 @@ class RunEventLog(Protocol):
 
     async def expire(self) -> int: ...
 
+    async def forget(self, tenant_id: str, run_ids: list[str]) -> int:
+        """Deletes these runs' events now (a customer's erasure); how many entries it removed."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class SqlRunEventLog:
+    name = "sql"
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessions
@@ -67,11 +73,19 @@ class SqlRunEventLog:
             result = await session.execute(delete(RunEventRow).where(RunEventRow.created_at < self._now() - self._ttl))
             return result.rowcount
 
+    async def forget(self, tenant_id: str, run_ids: list[str]) -> int:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(RunEventRow).where(RunEventRow.tenant_id == tenant_id, RunEventRow.run_id.in_(run_ids)))
+            return result.rowcount
+
     async def close(self) -> None:
         return None
 
 
 class RedisRunEventLog:
+    name = "redis"
+
     def __init__(self, client: redis.Redis, ttl_seconds: float) -> None:
         self._redis = client
         self._ttl = max(1, int(ttl_seconds))
@@ -97,6 +111,10 @@ class RedisRunEventLog:
 
     async def expire(self) -> int:
         return 0  # Redis expires each run's list by itself
+
+    async def forget(self, tenant_id: str, run_ids: list[str]) -> int:
+        """How many runs had events (a run's events are one list)."""
+        return int(await self._redis.delete(*(self._key(tenant_id, run_id) for run_id in run_ids))) if run_ids else 0
 
     async def close(self) -> None:
         await self._redis.aclose()

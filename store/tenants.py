@@ -19,6 +19,10 @@ class TenantStore:
         async with self._sessions() as session:
             return await session.get(Tenant, tenant_id)
 
+    async def all(self) -> list[Tenant]:
+        async with self._sessions() as session:
+            return list(await session.scalars(select(Tenant).order_by(Tenant.tenant_id)))
+
     async def page(self, offset: int, limit: int) -> tuple[list[Tenant], int]:
         """Every tenant, by id (the console's tenant picker for platform keys)."""
         async with self._sessions() as session:

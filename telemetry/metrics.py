@@ -68,10 +68,14 @@ QUEUE_DEPTH = Metric("mas_queue_depth", "gauge", "Work waiting: queued async run
                      ("queue",))
 QUEUE_AGE = Metric("mas_queue_oldest_age_seconds", "gauge", "Age of the oldest waiting entry of the queue (0 when empty).",
                    ("queue",))
+# Personal data (erasures through the API, the retention sweep in the RunWorker).
+PERSONAL_DATA_REMOVED = Metric("mas_personal_data_removed", "counter",
+                               "Items of customers' personal data removed, by reason (erasure, retention) and store.",
+                               ("reason", "store"))
 
 ALL = (RUNS, RUN_PHASE, AGENT_LATENCY, AGENT_DEGRADED, ROUTER_OVERHEAD, LLM_REQUESTS, LLM_TOKENS, LLM_COST, LLM_TTFT,
        LLM_INTER_TOKEN, LLM_ATTEMPTS, LLM_RETRIES, LLM_FALLBACKS, LLM_COOLDOWNS, LLM_RATE_LIMITED, COMPLIANCE_VERDICTS,
-       COMPLIANCE_VIOLATIONS, QUEUE_DEPTH, QUEUE_AGE)
+       COMPLIANCE_VIOLATIONS, QUEUE_DEPTH, QUEUE_AGE, PERSONAL_DATA_REMOVED)
 
 
 class Recorder(Protocol):

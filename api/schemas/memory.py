@@ -42,7 +42,7 @@ class MemoryDelete(StrictModel):
     memory_id: str
 
 
-class MemoryHit(BaseModel):
+class MemoryOut(BaseModel):
     memory_id: str
     thread_id: str
     text: str
@@ -50,6 +50,9 @@ class MemoryHit(BaseModel):
     tags: list[str]
     importance: float
     created_at: datetime
+
+
+class MemoryHit(MemoryOut):
     score: float
     matched_by: list[str]
 

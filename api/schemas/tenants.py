@@ -2,11 +2,25 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, computed_field
+from pydantic import AfterValidator, Field, computed_field
 
 from api.schemas.common import JsonObject, OrmModel, PatchModel, ShortText, StrictModel, TenantId
+from runs.retention import RetentionPolicy
+
+
+def _checked(features: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Free-form, but for the keys the service reads: ``retention`` must be a ``RetentionPolicy``."""
+    if features and features.get("retention") is not None:
+        features["retention"] = RetentionPolicy.model_validate(features["retention"]).model_dump(exclude_none=True)
+    return features
+
+
+FEATURES_DESCRIPTION = ('Free-form settings; the service reads "quiet_hours" ({"start": "21:00", "end": "09:00"}, '
+                        'Asia/Shanghai) and "retention" ({"messages_days": 365, "memories_days": 180}: older data is '
+                        'deleted by a periodic sweep).')
+Features = Annotated[JsonObject, AfterValidator(_checked), Field(description=FEATURES_DESCRIPTION)]
 
 
 class TenantStatus(str, Enum):
@@ -21,7 +35,7 @@ class TenantSync(StrictModel):
     status: TenantStatus = Field(TenantStatus.ACTIVE, strict=False)
     industry: str | None = Field(None, max_length=100)
     creator: str | None = Field(None, max_length=100)
-    features: JsonObject = Field(default_factory=dict)
+    features: Features = Field(default_factory=dict)
 
 
 class TenantUpdate(PatchModel):
@@ -31,7 +45,7 @@ class TenantUpdate(PatchModel):
     status: TenantStatus | None = Field(None, strict=False)
     industry: str | None = Field(None, max_length=100)
     creator: str | None = Field(None, max_length=100)
-    features: JsonObject | None = None
+    features: Features | None = None
 
 
 class TenantOut(OrmModel):

@@ -16,6 +16,8 @@ class _ThreadFields(StrictModel):
     sex: Sex | None = Field(None, strict=False)
     age: Annotated[int, Field(ge=0, le=150), JsonInteger()] | None = None
     phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9\- ]{4,30}$")
+    external_user_id: str | None = Field(None, min_length=1, max_length=128,
+                                         description="The customer's id in your systems: erase all their threads by it.")
     occupation: str | None = Field(None, max_length=100)
     services: list[str] | None = Field(None, max_length=100)
     is_converted: bool | None = None
@@ -43,6 +45,7 @@ class ThreadOut(OrmModel):
     sex: str | None
     age: int | None
     phone: str | None
+    external_user_id: str | None = None
     occupation: str | None
     services: list[str]
     is_converted: bool
