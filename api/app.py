@@ -22,6 +22,7 @@ from api.routers import (
     memory,
     messages,
     openai_compat,
+    privacy,
     products,
     prompts,
     runs,
@@ -83,6 +84,9 @@ HANDLER_ERRORS: dict[str, tuple[int, ...]] = {
     "POST /v1/batches/{batch_id}/cancel": (404, 409),
     "POST /v1/threads/{thread_id}/runs/{run_id}/cancel": (409,),
     **{f"POST /v1/threads/{{thread_id}}/{name}": (*LLM_ERRORS, 503) for name in ("report", "label", "profile")},
+    "DELETE /v1/threads/{thread_id}": (400, 404),
+    "GET /v1/threads/{thread_id}/export": (404,),
+    "GET /v1/erasures/{erasure_id}": (404,),
 }
 
 
@@ -108,7 +112,7 @@ def create_app(settings: Settings, behind_serve_proxy: bool = False, backends: B
     )
     install_error_handlers(app)
     routers = [m.router for m in (health, auth, tenants, assistants, prompts, threads, runs, customers, products, memory, messages,
-                                  openai_compat, agents, compliance, social, marketing, batches, usage)]
+                                  openai_compat, agents, compliance, social, marketing, batches, usage, privacy)]
     if unchecked := [route.path for router in routers for route in router.routes if not isinstance(route, CheckedRoute)]:
         raise TypeError(f"routes without route_class=CheckedRoute (their input would go unchecked): {unchecked}")
     for router in routers:
