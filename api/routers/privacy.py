@@ -11,7 +11,7 @@ from api.deps import ServicesDep
 from api.errors import ApiError, found
 from api.routers import CheckedRoute
 from api.schemas.memory import MemoryOut
-from api.schemas.privacy import CustomerErasure, ErasureOut, ThreadExport
+from api.schemas.privacy import CustomerErasure, ErasureByPhone, ErasureOut, ThreadExport
 from api.schemas.runs import RunRecord
 from api.schemas.threads import MessageOut, ThreadOut
 from runtime.services import Services
@@ -47,9 +47,11 @@ async def erase_thread(
 async def erase_customer(body: CustomerErasure, ctx: TenantAdmin, services: ServicesDep, response: Response) -> ErasureOut:
     """Erases every thread of the tenant's customer with this phone number or external user id (none: an empty
     receipt). Send it again after new threads appeared: each call is its own erasure."""
-    subject, value = ("phone", body.phone) if body.phone is not None else ("external_user_id", body.external_user_id)
-    assert value is not None
-    return await _answer(services, await services.personal_data.erase_customer(ctx.tenant_id, subject, value), response)
+    if isinstance(body, ErasureByPhone):
+        erasure = await services.personal_data.erase_customer(ctx.tenant_id, "phone", body.phone)
+    else:
+        erasure = await services.personal_data.erase_customer(ctx.tenant_id, "external_user_id", body.external_user_id)
+    return await _answer(services, erasure, response)
 
 
 @router.get("/v1/erasures/{erasure_id}", response_model=ErasureOut, responses=PENDING)

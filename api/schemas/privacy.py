@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from api.schemas.common import StrictModel
 from api.schemas.memory import MemoryOut
@@ -13,17 +13,16 @@ from api.schemas.runs import RunRecord
 from api.schemas.threads import MessageOut, ThreadOut
 
 
-class CustomerErasure(StrictModel):
-    """Exactly one way to name the customer: every thread of the tenant with it is erased."""
+class ErasureByPhone(StrictModel):
+    phone: str = Field(pattern=r"^\+?[0-9][0-9\- ]{4,30}$", description="However spaced: digits are compared, +86 optional.")
 
-    phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9\- ]{4,30}$", description="However spaced: digits are compared.")
-    external_user_id: str | None = Field(None, min_length=1, max_length=128, description="The customer's id in your systems.")
 
-    @model_validator(mode="after")
-    def _one(self) -> CustomerErasure:
-        if (self.phone is None) == (self.external_user_id is None):
-            raise ValueError("name the customer by exactly one of phone or external_user_id")
-        return self
+class ErasureByExternalId(StrictModel):
+    external_user_id: str = Field(min_length=1, max_length=128, description="The customer's id in your systems.")
+
+
+# Exactly one way to name the customer: every thread of the tenant with it is erased.
+CustomerErasure = ErasureByPhone | ErasureByExternalId
 
 
 class ErasureOut(BaseModel):

@@ -87,6 +87,26 @@ def test_llm_memory_and_products_answer_through_their_own_deployments(mas_servic
     assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == plain.choices[0].message.content
 
 
+def test_a_customer_erased_through_the_ingress_is_gone_from_the_memory_deployment_too(mas_service: Running) -> None:
+    """The erasure runs in the Ingress and reaches Memory's stores through its handle; the export, too."""
+    key = (mas_service.data_dir / "dev_app_key").read_text().strip()
+    with httpx.Client(base_url=mas_service.api, timeout=60) as http:
+        token = http.post("/v1/auth/token", headers={"X-App-Key": key}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        http.post("/v1/tenants/sync", headers=auth, json={"tenant_id": "serve-erase", "tenant_name": "悦颜诊所"})
+        tenant = {**auth, "X-Tenant-ID": "serve-erase"}
+        thread_id = http.post("/v1/threads", headers=tenant, json={"phone": "13812345678"}).json()["thread_id"]
+        http.post("/v1/memory/insert", headers=tenant, json={"thread_id": thread_id, "memories": ["电话13812345678，对酒精过敏"]})
+        exported = http.get(f"/v1/threads/{thread_id}/export", headers=tenant).json()
+        assert [m["text"] for m in exported["memories"]] == ["电话13812345678，对酒精过敏"]
+
+        receipt = http.post("/v1/customers/erase", headers=tenant, json={"phone": "+86 138 1234 5678"})
+        assert receipt.status_code == 200 and receipt.json()["receipt"]["longterm_sqlite_fts"] == 1
+        assert receipt.json()["receipt"]["vectors_milvus_lite"] == 1 and receipt.json()["receipt"]["threads"] == 1
+        assert http.get("/v1/memory/search", headers=tenant, params={"q": "过敏"}).json()["results"] == []
+        assert http.get(f"/v1/threads/{thread_id}", headers=tenant).status_code == 404
+
+
 def test_dashboard_shows_the_application_running(mas_service: Running) -> None:
     app = mas_service.serve_details()
     assert app["status"] == "RUNNING"
