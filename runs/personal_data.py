@@ -102,6 +102,7 @@ class PersonalDataService:
         if claimed is not None:
             try:
                 for thread_id in await self._store.threads(erasure.erasure_id, pending_only=True):
+                    await self._store.renew(erasure.erasure_id, self._claim_seconds)  # held as long as threads remain
                     await self._erase(claimed, thread_id)
             except Exception as exc:  # a store is down, or a turn outlasted the wait: resumed by housekeeping
                 log.warning("erasure %s of tenant %s stopped, to be resumed: %s", erasure.erasure_id, erasure.tenant_id,

@@ -82,6 +82,11 @@ class ErasureStore:
                 return None
             return await session.scalar(select(Erasure).where(Erasure.erasure_id == erasure_id))
 
+    async def renew(self, erasure_id: str, seconds: float) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(update(Erasure).where(Erasure.erasure_id == erasure_id, Erasure.state == "pending")
+                                  .values(claimed_until=self._now() + timedelta(seconds=seconds)))
+
     async def resumable(self, limit: int) -> list[Erasure]:
         """Pending erasures nobody holds (their replica died, or a store failed), oldest first."""
         async with self._sessions() as session:
