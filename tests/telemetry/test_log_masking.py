@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -49,6 +51,13 @@ def test_exception_text_is_masked_and_the_traceback_kept(printed: tuple[logging.
     text = out.getvalue()
     assert PHONE not in text and EMAIL not in text
     assert "Traceback (most recent call last)" in text and "ValueError: bad row: phone=[手机号]" in text
+
+
+def test_access_log_lines_keep_the_path_and_withhold_the_query(printed: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, out = printed
+    path = "/v1/products/search?q=%E6%88%91%E5%8F%AB%E5%BC%A0%E7%BE%8E%E4%B8%BD%EF%BC%8C110101199003071234&k=5"
+    logger.info('%s - "%s %s HTTP/%s" %d', "10.0.0.7:5123", "GET", path, "1.1", 200)  # uvicorn.access's format
+    assert out.getvalue() == 'INFO tests.log_masking 10.0.0.7:5123 - "GET /v1/products/search?[已脱敏] HTTP/1.1" 200\n'
 
 
 def test_stack_info_is_masked(printed: tuple[logging.Logger, io.StringIO]) -> None:
@@ -127,3 +136,30 @@ def test_worst_case_messages_are_masked_in_bounded_time(text: str) -> None:
     PersonalDataFilter().filter(record)
     assert time.perf_counter() - started < 0.5
     assert len(record.msg) <= MAX_MESSAGE_CHARS + 20
+
+
+def test_a_replicas_own_log_lines_are_masked_on_its_stderr(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from deployments.replica import replica_settings  # imports Ray's metrics module; starts nothing
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", stderr)  # the replica's handler writes to the process's own stderr
+    ours = logging.getLogger("mas")
+    before = (ours.level, ours.propagate, list(ours.handlers))
+    try:
+        replica_settings({"data_dir": tmp_path})
+        logging.getLogger("mas.runs").warning("run r1: customer %s, %s", PHONE, EMAIL)
+    finally:
+        for handler in ours.handlers:
+            if handler not in before[2]:
+                ours.removeHandler(handler)
+        ours.setLevel(before[0])
+        ours.propagate = before[1]
+        for handler in _all_handlers():
+            for masking in [f for f in handler.filters if isinstance(f, PersonalDataFilter)]:
+                handler.removeFilter(masking)
+    assert "WARNING mas.runs run r1: customer [手机号], [邮箱]" in stderr.getvalue()
+
+
+def _all_handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
+    return [h for logger in loggers for h in logger.handlers] + [logging.lastResort]
