@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telemetry import metrics
 from telemetry.log_masking import MAX_MESSAGE_CHARS, MAX_TRACE_CHARS, PersonalDataFilter, install_log_masking
 
 PHONE, ID_NUMBER, EMAIL = "13812345678", "110101199003071234", "zhang.meili@example.com"
@@ -154,6 +155,7 @@ def test_a_replicas_own_log_lines_are_masked_on_its_stderr(monkeypatch: pytest.M
                 ours.removeHandler(handler)
         ours.setLevel(before[0])
         ours.propagate = before[1]
+        metrics.uninstall()  # replica_settings sent the figures to Ray's metrics
         for handler in _all_handlers():
             for masking in [f for f in handler.filters if isinstance(f, PersonalDataFilter)]:
                 handler.removeFilter(masking)
