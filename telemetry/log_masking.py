@@ -43,8 +43,14 @@ class PersonalDataFilter(logging.Filter):
     through a second filtered handler is masked again, which leaves it as it is."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = bounded_mask(_message(record), MAX_MESSAGE_CHARS)
-        record.args = None
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: logging's error report would print them unmasked
+            record.msg, record.args = bounded_mask(f"{record.msg} [log arguments did not format]", MAX_MESSAGE_CHARS), None
+        else:
+            masked = bounded_mask(message, MAX_MESSAGE_CHARS)
+            if masked != message:  # else the record stays as it was, its arguments too
+                record.msg, record.args = _masked_in_shape(record, masked) or (masked, None)
         if record.exc_info and not record.exc_text:
             # Formatters (ours, uvicorn's, Ray's) print ``exc_text`` when it is set instead of formatting it again.
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -55,11 +61,18 @@ class PersonalDataFilter(logging.Filter):
         return True
 
 
-def _message(record: logging.LogRecord) -> str:
+def _masked_in_shape(record: logging.LogRecord, masked: str) -> tuple[str, tuple[object, ...]] | None:
+    """The format and its string arguments masked one by one, when they still merge into ``masked``: formatters that
+    read the arguments (uvicorn's access log unpacks them) keep working. None when masking the parts is not enough
+    (personal data inside a dict, a number, an object's text, or split across arguments)."""
+    if not isinstance(record.msg, str) or not isinstance(record.args, tuple) or not record.args:
+        return None
+    args = tuple(bounded_mask(arg, MAX_MESSAGE_CHARS) if isinstance(arg, str) else arg for arg in record.args)
+    msg = bounded_mask(record.msg, MAX_MESSAGE_CHARS)
     try:
-        return record.getMessage()
-    except Exception:  # arguments that do not fit the format: keep the format, never the arguments unmasked
-        return f"{record.msg} [log arguments did not format]"
+        return (msg, args) if msg % args == masked else None
+    except Exception:  # the masked parts no longer fit the format
+        return None
 
 
 def install_log_masking() -> Callable[[], None]:

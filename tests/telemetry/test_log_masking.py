@@ -165,3 +165,21 @@ def test_a_replicas_own_log_lines_are_masked_on_its_stderr(monkeypatch: pytest.M
 def _all_handlers() -> list[logging.Handler]:
     loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
     return [h for logger in loggers for h in logger.handlers] + [logging.lastResort]
+
+
+def test_uvicorns_access_formatter_still_reads_the_masked_arguments() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False))
+    handler.addFilter(PersonalDataFilter())
+    logger = logging.getLogger("tests.log_masking.access")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning('%s - "%s %s HTTP/%s" %d', "10.0.0.7:5123", "GET", f"/v1/memory/search?q={PHONE}", "1.1", 200)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    assert out.getvalue() == '10.0.0.7:5123 - "GET /v1/memory/search?[已脱敏] HTTP/1.1" 200 OK\n'
