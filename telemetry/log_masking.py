@@ -2,15 +2,16 @@
 
 The service's own log calls name ids, counts and types, never customer text; this filter is the net under them and
 under third-party loggers (an exception whose message quotes a bound parameter or a model's output). It rewrites the
-record in place, before any formatter sees it: the final message (arguments merged) and the exception and stack text,
-each cut to a bound and then masked with ``telemetry.masking.mask_text``, so its cost is linear in a bounded text.
+record in place, before any formatter sees it: the final message (or its string arguments, when masking them one by
+one is enough) and the exception and stack text, each cut to a bound, query strings withheld, then masked with
+``telemetry.masking.mask_text``: its cost is linear in a bounded text. A record with nothing to mask is left as it is.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from telemetry.masking import WITHHELD, mask_text
 
@@ -99,11 +100,8 @@ def install_log_masking() -> Callable[[], None]:
 _FILTER = PersonalDataFilter()
 
 
-def _handlers() -> Iterator[logging.Handler]:
+def _handlers() -> list[logging.Handler]:
     loggers = [logging.getLogger(), *(logger for logger in list(logging.Logger.manager.loggerDict.values())
                                      if isinstance(logger, logging.Logger))]
-    seen: set[int] = set()
-    for handler in [*(h for logger in loggers for h in logger.handlers), *([logging.lastResort] if logging.lastResort else [])]:
-        if id(handler) not in seen:
-            seen.add(id(handler))
-            yield handler
+    handlers = [handler for logger in loggers for handler in logger.handlers]
+    return list(dict.fromkeys([*handlers, *([logging.lastResort] if logging.lastResort else [])]))

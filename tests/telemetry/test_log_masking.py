@@ -136,7 +136,7 @@ def test_worst_case_messages_are_masked_in_bounded_time(text: str) -> None:
     started = time.perf_counter()
     PersonalDataFilter().filter(record)
     assert time.perf_counter() - started < 0.5
-    assert len(record.msg) <= MAX_MESSAGE_CHARS + 20
+    assert len(record.msg) <= MAX_MESSAGE_CHARS * 3 // 2  # "我叫王芳" -> "我叫[姓名]": a placeholder may be longer
 
 
 def test_a_replicas_own_log_lines_are_masked_on_its_stderr(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
