@@ -206,7 +206,8 @@ class BatchProcessor:
                 await self._store.retry(item, claim)
             return
         except Exception as exc:  # a dependency down or a replica lost: worth another try, up to the attempts
-            log.warning("batch %s item %s attempt %s failed", batch.batch_id, item.index, item.attempts, exc_info=True)
+            # The type, not the traceback: an item is a customer's text, which a model's or a validator's error may quote.
+            log.warning("batch %s item %s attempt %s failed: %s", batch.batch_id, item.index, item.attempts, type(exc).__name__)
             if item.attempts >= self._settings.batch_max_attempts:
                 await self._store.finish(item, claim, error={"code": "ITEM_FAILED", "message": f"{type(exc).__name__}: {exc}"})
             else:
