@@ -121,9 +121,12 @@ def test_losing_a_worker_node_under_load_keeps_the_service_answering(deployed: D
 
     failed = [attempt for attempt in attempts if not attempt.ok]
     answered_after = [attempt.ended - lost_at for attempt in attempts if attempt.ok and attempt.started > lost_at]
-    figures = (f"node loss: {len(failed)} failed of {len(attempts)} requests ({len(load.unanswered)} turns unanswered after "
-               f"retries); first answer to a request sent after the loss {min(answered_after):.1f} s after it; Serve back to "
-               f"{sum(expected.values())} replicas on the surviving worker {rescheduled_at - lost_at:.1f} s after it; "
+    during = sum(1 for attempt in attempts if attempt.ok and lost_at < attempt.ended < rescheduled_at)
+    last_failure = f"{max(a.ended for a in failed) - lost_at:.1f} s" if failed else "none"
+    figures = (f"node loss: {len(failed)} failed of {len(attempts)} requests, the last {last_failure} after the loss "
+               f"({len(load.unanswered)} turns unanswered after retries); first answer to a request sent after the loss "
+               f"{min(answered_after):.1f} s after it; {during} turns answered while Serve rescheduled; Serve back to "
+               f"{sum(expected.values())} replicas on the surviving worker {rescheduled_at - lost_at:.1f} s after the loss; "
                f"async runs' attempts {taken_over}")
     request.config.stash.setdefault(FIGURES, []).append(figures)
 
