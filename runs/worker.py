@@ -258,8 +258,9 @@ class RunQueueWorker:
                 timeout=settings.webhook_timeout_seconds,
             )
         except Exception as exc:  # building the body failed: counts as a failed attempt
-            logger.exception("run %s (tenant %s): webhook body failed", run.run_id, run.tenant_id)
-            delivered, error = False, f"{type(exc).__name__}: {exc}"
+            # The type only, in the log and in the stored error: a body that failed to build may quote the run's text.
+            logger.warning("run %s (tenant %s): webhook body failed: %s", run.run_id, run.tenant_id, type(exc).__name__)
+            delivered, error = False, f"could not build the webhook body: {type(exc).__name__}"
         attempts = run.webhook_attempts + 1
         next_at = None
         if not delivered and attempts < settings.webhook_attempts:
