@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+import redis
 
 from api.scopes import ALL_SCOPES, PLATFORM_TENANT
 from tests.cluster import manifest
@@ -25,6 +26,7 @@ from tests.milvus_server import free_ports, milvus_server
 from tests.serve.test_serve_graph import models_config
 
 FIGURES = pytest.StashKey[list[str]]()  # lines for the terminal summary: record with config.stash.setdefault(FIGURES, [])
+TENANT_PREFIX = "cluster-"  # every tenant the cluster tests create starts with it
 REDIS_DB = 14  # the other Redis tests use database 15 (MAS_TEST_REDIS_URL)
 # Test-only knobs over the pod environment: a dead worker's async runs are taken over after 5 s, not 30.
 TEST_ENVIRONMENT = {"MAS_RUN_LEASE_SECONDS": "5", "MAS_WORKER_POLL_SECONDS": "0.5", "PYTHONUNBUFFERED": "1"}
@@ -96,6 +98,9 @@ def deployed(secrets_for_the_test: dict[str, str], tmp_path_factory: pytest.Temp
             f"cluster: head and {len(nodes.workers)} workers up in {up - started:.1f} s, "
             f"Serve application RUNNING {time.monotonic() - up:.1f} s later")
         yield Deployed(nodes, f"http://127.0.0.1:{port}", create_app_key(environment), config, environment)
+    with redis.from_url(environment["MAS_REDIS_URL"]) as leftovers:  # windows, limits, run events of the test's tenants
+        for key in leftovers.scan_iter(match=f"mas:{TENANT_PREFIX}*"):
+            leftovers.delete(key)
 
 
 def create_app_key(environment: dict[str, str]) -> str:

@@ -16,12 +16,14 @@ from pymilvus import MilvusClient
 from sqlalchemy.engine import make_url
 
 from tests.cluster import manifest
-from tests.cluster.conftest import FIGURES, Deployed
+from tests.cluster.conftest import FIGURES, TENANT_PREFIX, Deployed
 from tests.cluster.load import TurnLoad
+from tests.cluster.local_cluster import LocalCluster
 from tests.serve.test_serve_graph import CATALOG, Brand, body, finished, until
 
 pytestmark = pytest.mark.cluster
 
+BRAND, LOSS = f"{TENANT_PREFIX}brand", f"{TENANT_PREFIX}loss"
 LOAD_CLIENTS = 3
 ASYNC_RUNS = 4
 
@@ -43,7 +45,7 @@ def test_every_deployment_runs_its_replicas_spread_over_the_workers(deployed: De
 
 def test_a_conversation_with_memory_and_products_lives_in_the_real_services(deployed: Deployed) -> None:
     with httpx.Client(base_url=deployed.api, timeout=60) as http:
-        brand = Brand(deployed, http, "cluster-brand")  # type: ignore[arg-type]  # Brand only asks for a token
+        brand = Brand(deployed, http, BRAND)  # type: ignore[arg-type]  # Brand only asks for a token
         assert brand.call("POST", "/v1/products/import", json=CATALOG)["failed"] == []
         assistant_id = brand.assistant()
         thread_id = brand.thread(assistant_id)
@@ -64,7 +66,7 @@ def test_a_conversation_with_memory_and_products_lives_in_the_real_services(depl
     finally:
         milvus.close()
     with redis.from_url(deployed.redis_url) as window:
-        assert window.llen(f"mas:cluster-brand:window:{thread_id}") == 4
+        assert window.llen(f"mas:{BRAND}:window:{thread_id}") == 4
 
 
 def test_a_token_issued_by_one_ingress_replica_verifies_on_the_other(deployed: Deployed) -> None:
@@ -74,7 +76,7 @@ def test_a_token_issued_by_one_ingress_replica_verifies_on_the_other(deployed: D
     assert len(ingress) == 2
     served: dict[int, int] = {}
     with httpx.Client(base_url=deployed.api, timeout=60) as http:
-        brand = Brand(deployed, http, "cluster-jwt")  # type: ignore[arg-type]
+        brand = Brand(deployed, http, f"{TENANT_PREFIX}jwt")  # type: ignore[arg-type]
         assistant_id = brand.assistant()
         for turn in range(30):
             thread_id = brand.thread(assistant_id)
@@ -92,7 +94,7 @@ def test_losing_a_worker_node_under_load_keeps_the_service_answering(deployed: D
     nodes = deployed.nodes
     expected = expected_replicas(deployed)
     with httpx.Client(base_url=deployed.api, timeout=60) as http:
-        brand = Brand(deployed, http, "cluster-loss")  # type: ignore[arg-type]
+        brand = Brand(deployed, http, LOSS)  # type: ignore[arg-type]
         assistant_id, slow = brand.assistant(), brand.assistant(model="slow-chat")
         load = TurnLoad(deployed.api, brand.headers, assistant_id, [brand.thread(assistant_id) for _ in range(LOAD_CLIENTS)])
         load.start()
@@ -138,7 +140,7 @@ def test_losing_a_worker_node_under_load_keeps_the_service_answering(deployed: D
     (new_ingress,) = [r["pid"] for r in nodes.replicas("Ingress") if r["pid"] not in {b["pid"] for b in before["Ingress"]}]
     assert any(attempt.request_id in nodes.process_log(new_ingress) for attempt in attempts if attempt.ok)
 
-    turns = stored_turns(deployed.database_url, "cluster-loss")
+    turns = stored_turns(deployed.database_url, LOSS)
     half_stored = {run_id: roles for run_id, roles in turns.items() if sorted(roles) != ["assistant", "user"]}
     assert half_stored == {}, half_stored
     said = [content for roles in turns.values() for role, content in roles.items() if role == "user"]
@@ -146,7 +148,7 @@ def test_losing_a_worker_node_under_load_keeps_the_service_answering(deployed: D
     assert sorted(text for text in said if text in answered) == sorted(answered), "a turn stored twice or not at all"
 
 
-def rescheduled(nodes: Any, expected: dict[str, int], lost: str) -> bool:
+def rescheduled(nodes: LocalCluster, expected: dict[str, int], lost: str) -> bool:
     """Every deployment back to its replica count, none on the lost node."""
     app = nodes.application()
     for name, count in expected.items():
