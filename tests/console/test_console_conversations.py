@@ -197,6 +197,27 @@ async def test_another_tenants_thread_is_the_apis_404_and_nothing_of_it(page: Pa
     await expect(page.get_by_text("小雨-")).to_have_count(0)  # tenant-a's threads are not listed either
 
 
+async def test_a_tenant_admin_erases_the_customer_and_sees_what_each_store_removed(page: Page, console: Console):
+    chat = await new_chat(console, "我叫王小雨，电话13812345678，对酒精过敏")
+    await sign_in(page, console, console.keys["tenant-a"])
+    await open_thread(page, console, chat)
+    erase = page.get_by_role("button", name="永久删除")
+    await erase.click()  # not confirmed yet: nothing happens
+    await expect(page.get_by_test_id("erase-receipt")).to_have_count(0)
+    await page.get_by_label("我确认永久删除这个会话的全部客户数据").check()
+    await erase.click()
+    receipt = page.get_by_test_id("erase-receipt")
+    await expect(receipt).to_contain_text("messages: 2", timeout=RUN_TIMEOUT_S * 1000)
+    await expect(receipt).to_contain_text("threads: 1")
+    await expect(receipt).to_contain_text("longterm_sqlite_fts")
+    await screenshot(page, "conversations-erased")
+    await page.goto(f"{console.url}/console/#/conversations")
+    await expect(page.get_by_test_id("thread-list").or_(page.get_by_text("暂无数据"))).to_be_visible()  # the list loaded
+    await expect(page.locator("main")).not_to_contain_text(chat.nickname)
+    await page.goto(f"{console.url}/console/#/conversations/{chat.thread_id}")
+    await expect(page.get_by_role("alert")).to_contain_text("THREAD_NOT_FOUND")
+
+
 async def test_the_page_works_on_a_phone_with_the_keyboard_and_in_english(phone: Page, console: Console):
     chat = await new_chat(console, "你们这些骗子，垃圾客服！")
     page = phone

@@ -1,9 +1,10 @@
 // Conversations: the tenant's threads (newest activity first, filtered by who has them), and a thread's view: the
 // customer's profile, the transcript with each run's per-agent detail (verdicts, sentiment, intent, memory hits,
 // products, status and latency, model, tokens, cost, timings), and the hand-off controls (hand to a person, suggest
-// replies, answer as a person, release to the AI). Only the API is called; every value is shown as text.
+// replies, answer as a person, release to the AI), and, for a tenant admin, the customer's erasure with its receipt.
+// Only the API is called; every value is shown as text.
 
-import { api } from "../api.js";
+import { api, session } from "../api.js";
 import { clear, field, formatMoney, formatTime, h } from "../dom.js";
 import { register, t } from "../i18n.js";
 import { errorBox, pager } from "../ui.js";
@@ -141,6 +142,12 @@ register({
     "conv.answer.sent": "回复已发送。",
     "conv.release": "交还 AI",
     "conv.released": "已交还 AI。",
+    "conv.erase": "删除客户数据",
+    "conv.erase.hint": "按《个人信息保护法》删除这位客户在所有存储中的数据：消息、运行记录、记忆与向量、会话缓存，以及这个会话本身。无法撤销。",
+    "conv.erase.confirm": "我确认永久删除这个会话的全部客户数据",
+    "conv.erase.submit": "永久删除",
+    "conv.erase.done": "已删除。各存储删除的条数：",
+    "conv.erase.pending": "删除尚未完成（{error}），系统会自动继续；稍后可再次点击删除查看结果。",
   },
   en: {
     "conv.filter": "Show",
@@ -273,6 +280,12 @@ register({
     "conv.answer.sent": "Answer sent.",
     "conv.release": "Release to the AI",
     "conv.released": "Released to the AI.",
+    "conv.erase": "Erase the customer's data",
+    "conv.erase.hint": "Deletes what every store holds of this customer (PIPL): messages, runs, memories and their vectors, cached windows, and the thread itself. It cannot be undone.",
+    "conv.erase.confirm": "I confirm erasing all of this thread's customer data for good",
+    "conv.erase.submit": "Erase for good",
+    "conv.erase.done": "Erased. What each store removed:",
+    "conv.erase.pending": "The erasure is not finished ({error}); it continues by itself. Erase again later to see its receipt.",
   },
 });
 
@@ -428,7 +441,8 @@ async function threadView(root, threadId) {
         button.after(errorBox(error));
       }
     });
-    const aside = h("div", { class: "conv-side" }, handoffPanel(state, base, status, reload), profileCard(thread));
+    const aside = h("div", { class: "conv-side" }, handoffPanel(state, base, status, reload), profileCard(thread),
+      session.can("tenant:admin") ? erasePanel(base) : null);
     clear(body).append(head, h("div", { class: "conv-grid" }, transcript, aside));
     if (focus === "title") body.querySelector("#conv-thread-title")?.focus();
     else if (focus === "transcript") body.querySelector(".transcript")?.focus();
@@ -779,6 +793,37 @@ function handoffPanel(state, base, status, reload) {
     blocker ? h("p", { class: "muted" }, blocker) : null,
     suggestions,
     form);
+}
+
+// ---------------------------------------------------------------------------------------------------- erasure
+
+function erasePanel(base) {
+  const heading = h("h2", { id: "conv-erase-title" }, t("conv.erase"));
+  const outcome = h("div", { "aria-live": "polite", "data-testid": "erase-outcome" });
+  const confirmed = h("input", { type: "checkbox", name: "erase_confirm", required: true });
+  const submit = h("button", { type: "submit", class: "danger" }, t("conv.erase.submit"));
+  const form = h("form", { class: "card conv-erase", "aria-labelledby": "conv-erase-title", onsubmit: async (event) => {
+    event.preventDefault();
+    if (!confirmed.checked) { confirmed.focus(); return; }
+    submit.disabled = true;
+    await guarded(outcome, async () => {
+      const erasure = await api("DELETE", base, { query: { erase: "true" } });
+      if (erasure.state !== "done") {
+        clear(outcome).append(h("p", {}, t("conv.erase.pending", { error: erasure.last_error || erasure.state })));
+        return;
+      }
+      clear(form).append(heading, h("p", {}, t("conv.erase.done")),
+        h("ul", { class: "conv-receipt", "data-testid": "erase-receipt" },
+          Object.entries(erasure.receipt).map(([store, count]) => h("li", {}, `${store}: ${count}`))));
+    });
+    submit.disabled = false;
+  } },
+    heading,
+    h("p", { class: "muted" }, t("conv.erase.hint")),
+    h("label", { class: "conv-erase-confirm" }, confirmed, " ", t("conv.erase.confirm")),
+    submit,
+    outcome);
+  return form;
 }
 
 export default {
