@@ -23,6 +23,14 @@ def mas_service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         yield running
 
 
+def synced_tenant(mas_service: Running, http: httpx.Client, tenant_id: str, name: str) -> tuple[str, dict[str, str]]:
+    """A token of the dev (platform) key, and the headers that act as ``tenant_id``, synced first."""
+    token = mas_service.token(http)
+    auth = {"Authorization": f"Bearer {token}"}
+    http.post("/v1/tenants/sync", headers=auth, json={"tenant_id": tenant_id, "tenant_name": name})
+    return token, {**auth, "X-Tenant-ID": tenant_id}
+
+
 def test_banner_tells_a_newcomer_where_everything_is(mas_service: Running) -> None:
     banner = mas_service.log.read_text()
     key = (mas_service.data_dir / "dev_app_key").read_text().strip()
@@ -59,12 +67,8 @@ def test_full_flow_over_http_through_the_serve_proxy(mas_service: Running) -> No
 
 def test_llm_memory_and_products_answer_through_their_own_deployments(mas_service: Running) -> None:
     """Each call crosses a handle to another deployment; their errors keep their status and code."""
-    key = (mas_service.data_dir / "dev_app_key").read_text().strip()
     with httpx.Client(base_url=mas_service.api, timeout=60) as http:
-        token = http.post("/v1/auth/token", headers={"X-App-Key": key}).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        http.post("/v1/tenants/sync", headers=auth, json={"tenant_id": "serve-deps", "tenant_name": "丽颜美妆"})
-        tenant = {**auth, "X-Tenant-ID": "serve-deps"}
+        token, tenant = synced_tenant(mas_service, http, "serve-deps", "丽颜美妆")
 
         product = {"product_id": "p1", "name": "补水嫩肤疗程", "category": "皮肤管理", "description": "深层补水", "aliases": ["水光针"]}
         assert http.post("/v1/products/import", headers=tenant, json=[product]).json() == {"imported": 1, "updated": 0, "failed": []}
@@ -89,12 +93,8 @@ def test_llm_memory_and_products_answer_through_their_own_deployments(mas_servic
 
 def test_a_customer_erased_through_the_ingress_is_gone_from_the_memory_deployment_too(mas_service: Running) -> None:
     """The erasure runs in the Ingress and reaches Memory's stores through its handle; the export, too."""
-    key = (mas_service.data_dir / "dev_app_key").read_text().strip()
     with httpx.Client(base_url=mas_service.api, timeout=60) as http:
-        token = http.post("/v1/auth/token", headers={"X-App-Key": key}).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        http.post("/v1/tenants/sync", headers=auth, json={"tenant_id": "serve-erase", "tenant_name": "悦颜诊所"})
-        tenant = {**auth, "X-Tenant-ID": "serve-erase"}
+        _, tenant = synced_tenant(mas_service, http, "serve-erase", "悦颜诊所")
         thread_id = http.post("/v1/threads", headers=tenant, json={"phone": "13812345678"}).json()["thread_id"]
         http.post("/v1/memory/insert", headers=tenant, json={"thread_id": thread_id, "memories": ["电话13812345678，对酒精过敏"]})
         exported = http.get(f"/v1/threads/{thread_id}/export", headers=tenant).json()
