@@ -140,11 +140,11 @@ def test_the_most_brand_words_cost_one_pass_over_the_longest_text():
     text = "".join(pick.choices(alphabet, k=MAX_TEXT_CHARS))
 
     def best(rules: BrandRules | None) -> float:
-        timings = []
-        for _ in range(3):
-            started = time.perf_counter()
+        timings = []  # this process's CPU, not wall time: other processes on a busy CI machine do not count
+        for _ in range(5):
+            started = time.process_time()
             AGENT.check_text(text, "ad", brand=rules)
-            timings.append(time.perf_counter() - started)
+            timings.append(time.process_time() - started)
         return min(timings)
 
     AGENT.check_text(text, "ad", brand=brand)  # compiled once per version
