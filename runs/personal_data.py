@@ -30,7 +30,7 @@ from telemetry.metrics import PERSONAL_DATA_REMOVED, record
 
 log = logging.getLogger("mas.erasure")
 
-Subject = Literal["thread", "phone", "external_user_id"]
+Subject = Literal["phone", "external_user_id"]  # how a customer is named (a thread is erased by its id)
 RUN_ID_BATCH = 500
 EXPORT_LIMIT = 10_000  # messages, runs and memories, each
 
@@ -84,10 +84,7 @@ class PersonalDataService:
 
     async def erase_customer(self, tenant_id: str, subject: Subject, value: str) -> Erasure:
         """Erases every thread of the tenant's customer with this phone number or external user id."""
-        if subject == "phone":
-            threads = await self._store.threads_of_customer(tenant_id, phone=value)
-        else:
-            threads = await self._store.threads_of_customer(tenant_id, external_user_id=value)
+        threads = await self._store.threads_of_customer(tenant_id, **{subject: value})
         return await self.run(await self._store.create(tenant_id, subject, threads))
 
     async def get(self, tenant_id: str, erasure_id: str) -> Erasure | None:

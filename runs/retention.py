@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -68,31 +69,30 @@ class RetentionSweep:
 
     async def sweep(self) -> dict[str, int]:
         """Applies every tenant's policy once; what it removed, by store."""
-        removed: dict[str, int] = {}
+        removed: Counter[str] = Counter()
         for tenant_id, policy in await self._policies():
-            for store, count in (await self._apply(tenant_id, policy)).items():
-                removed[store] = removed.get(store, 0) + count
+            applied = await self._apply(tenant_id, policy)
+            removed.update(applied)
+            for store, count in applied.items():
                 if count:
                     record(PERSONAL_DATA_REMOVED, count, reason="retention", store=store)
         if any(removed.values()):
-            log.info("retention sweep removed %s", removed)
-        return removed
+            log.info("retention sweep removed %s", dict(removed))
+        return dict(removed)
 
     async def _policies(self) -> list[tuple[str, RetentionPolicy]]:
         return [(tenant.tenant_id, policy) for tenant in await self._tenants.all()
                 if (policy := RetentionPolicy.of(tenant.features)) is not None]
 
-    async def _apply(self, tenant_id: str, policy: RetentionPolicy) -> dict[str, int]:
-        removed: dict[str, int] = {}
+    async def _apply(self, tenant_id: str, policy: RetentionPolicy) -> Counter[str]:
+        removed: Counter[str] = Counter()
         now = self._now()
         if policy.messages_days is not None:
             before = now - timedelta(days=policy.messages_days)
-            events = f"run_events_{self._events.name}"
             while True:
                 run_ids = await self._rows.expired_run_ids(tenant_id, before, RUN_BATCH)
-                removed[events] = removed.get(events, 0) + await self._events.forget(tenant_id, run_ids)
-                for store, count in (await self._rows.expire(tenant_id, before, run_ids)).items():
-                    removed[store] = removed.get(store, 0) + count
+                removed[f"run_events_{self._events.name}"] += await self._events.forget(tenant_id, run_ids)
+                removed.update(await self._rows.expire(tenant_id, before, run_ids))
                 if len(run_ids) < RUN_BATCH:
                     break
         if policy.memories_days is not None:

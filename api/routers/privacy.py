@@ -47,11 +47,8 @@ async def erase_thread(
 async def erase_customer(body: CustomerErasure, ctx: TenantAdmin, services: ServicesDep, response: Response) -> ErasureOut:
     """Erases every thread of the tenant's customer with this phone number or external user id (none: an empty
     receipt). Send it again after new threads appeared: each call is its own erasure."""
-    if isinstance(body, ErasureByPhone):
-        erasure = await services.personal_data.erase_customer(ctx.tenant_id, "phone", body.phone)
-    else:
-        erasure = await services.personal_data.erase_customer(ctx.tenant_id, "external_user_id", body.external_user_id)
-    return await _answer(services, erasure, response)
+    subject, value = ("phone", body.phone) if isinstance(body, ErasureByPhone) else ("external_user_id", body.external_user_id)
+    return await _answer(services, await services.personal_data.erase_customer(ctx.tenant_id, subject, value), response)
 
 
 @router.get("/v1/erasures/{erasure_id}", response_model=ErasureOut, responses=PENDING)

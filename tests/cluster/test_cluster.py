@@ -19,7 +19,7 @@ from tests.cluster import manifest
 from tests.cluster.conftest import FIGURES, TENANT_PREFIX, Deployed
 from tests.cluster.load import TurnLoad
 from tests.cluster.local_cluster import LocalCluster
-from tests.serve.test_serve_graph import CATALOG, Brand, body, finished, until
+from tests.serve.test_serve_graph import CATALOG, Brand, body, finished, first_turn_is_remembered, until
 
 pytestmark = pytest.mark.cluster
 
@@ -50,10 +50,7 @@ def test_a_conversation_with_memory_and_products_lives_in_the_real_services(depl
         assistant_id = brand.assistant()
         thread_id = brand.thread(assistant_id)
         runs = f"/v1/threads/{thread_id}/runs"
-        first = brand.call("POST", f"{runs}/wait", json=body(assistant_id, "我对玻尿酸过敏，皮肤干燥，想补水"))
-        assert first["agents"]["products"]["output"]["products"][0]["product_id"] == "hydra"
-        assert "补水嫩肤疗程" in first["response"]
-        until(lambda: brand.call("GET", "/v1/memory/search", params={"thread_id": thread_id, "q": "过敏"})["results"])
+        first_turn_is_remembered(brand, assistant_id, thread_id)
         second = brand.call("POST", f"{runs}/wait", json=body(assistant_id, "热玛吉大概多少钱？"))
         assert "射频紧致提升" in second["response"]
         assert any("过敏" in m["memory"]["text"] for m in second["agents"]["memory"]["output"]["memories"])

@@ -111,6 +111,14 @@ def finished(brand: Brand, thread_id: str, run_id: str) -> Callable[[], dict[str
     return check
 
 
+def first_turn_is_remembered(brand: Brand, assistant_id: str, thread_id: str) -> None:
+    """A customer's first turn finds the catalog's hydrating treatment, and its allergy reaches long-term memory."""
+    first = brand.call("POST", f"/v1/threads/{thread_id}/runs/wait", json=body(assistant_id, "我对玻尿酸过敏，皮肤干燥，想补水"))
+    assert first["agents"]["products"]["output"]["products"][0]["product_id"] == "hydra"
+    assert "补水嫩肤疗程" in first["response"]
+    until(lambda: brand.call("GET", "/v1/memory/search", params={"thread_id": thread_id, "q": "过敏"})["results"])
+
+
 def test_a_conversation_of_several_turns_runs_the_graph_across_deployments(service: Running) -> None:
     with httpx.Client(base_url=service.api, timeout=60) as http:
         brand = Brand(service, http, "graph-brand")
@@ -119,10 +127,7 @@ def test_a_conversation_of_several_turns_runs_the_graph_across_deployments(servi
         thread_id = brand.thread(assistant_id)
         runs = f"/v1/threads/{thread_id}/runs"
 
-        first = brand.call("POST", f"{runs}/wait", json=body(assistant_id, "我对玻尿酸过敏，皮肤干燥，想补水"))
-        assert first["agents"]["products"]["output"]["products"][0]["product_id"] == "hydra"
-        assert "补水嫩肤疗程" in first["response"]
-        until(lambda: brand.call("GET", "/v1/memory/search", params={"thread_id": thread_id, "q": "过敏"})["results"])
+        first_turn_is_remembered(brand, assistant_id, thread_id)
 
         with http.stream("POST", f"{runs}/stream", headers=brand.headers,
                          json=body(assistant_id, "明天下午3点可以来面诊吗？我叫王芳，电话13912345678")) as response:
